@@ -1,0 +1,7 @@
+"""``python -m vgcore``: the same as the ``vgcore`` command."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The pure-numpy reference: network2's mathematics, one mini-batch at a time.
+
+This module is the oracle that the compiled kernels are tested against and
+the baseline that the benchmarks time them against, so it is kept plain:
+one matrix product per layer per mini-batch and no cleverness.
+
+Layout
+------
+Examples are **rows**: a mini-batch of ``m`` inputs is an ``(m, 784)``
+array ``X`` and its targets an ``(m, 10)`` array ``Y``.  Parameters keep
+network2's shapes: ``weights[l]`` is ``(n_out, n_in)`` and ``biases[l]`` is
+``(n_out, 1)``.  In this layout the book's equations read
+
+    z^l = a^{l-1} (w^l)^T + (b^l)^T            (one row per example)
+    a^l = sigma(z^l)
+    delta^L = cost.delta(z^L, a^L, y)
+    delta^l = (delta^{l+1} w^{l+1}) * sigma'(z^l)
+    dC/db^l = sum over rows of delta^l
+    dC/dw^l = (delta^l)^T a^{l-1}
+
+Numerics
+--------
+``sigmoid`` never overflows (it evaluates ``exp`` of ``-|z|`` only), and the
+cross-entropy of the network's own outputs is computed from ``z`` with the
+softplus identities ``-log(sigma(z)) = softplus(-z)`` and
+``-log(1 - sigma(z)) = softplus(z)``, so saturated units give the correct
+finite cost instead of network2's ``0`` or ``1.8e308``.
+"""
+import numpy as np
+
+__all__ = [
+    "sigmoid", "sigmoid_prime", "softplus",
+    "QuadraticCost", "CrossEntropyCost", "BUILTIN_COSTS",
+    "forward", "feedforward", "backprop", "update_mini_batch", "sgd_epoch",
+    "accuracy", "total_cost", "mean_nabla_b", "layer_speeds",
+]
+
+
+# ---------------------------------------------------------------------------
+# Element-wise functions
+# ---------------------------------------------------------------------------
+
+def sigmoid(z):
+    """The sigmoid function ``1 / (1 + exp(-z))``, evaluated without overflow."""
+    z = np.asarray(z, dtype=float) if not isinstance(z, np.ndarray) else z
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_prime(z):
+    """Derivative of the sigmoid: ``sigma(z) * (1 - sigma(z))``."""
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+def softplus(t):
+    """``log(1 + exp(t))`` without overflow or loss of precision."""
+    t = np.asarray(t)
+    return np.maximum(t, 0) + np.log1p(np.exp(-np.abs(t)))
+
+
+# ---------------------------------------------------------------------------
+# Costs (network2's classes: static methods, never instantiated)
+# ---------------------------------------------------------------------------
+
+class QuadraticCost:
+    """The quadratic cost ``C = 0.5 ||a - y||^2``."""
+
+    @staticmethod
+    def fn(a, y):
+        """Cost of output ``a`` for desired output ``y``."""
+        return 0.5 * np.linalg.norm(a - y) ** 2
+
+    @staticmethod
+    def delta(z, a, y):
+        """Output error ``delta^L = (a - y) * sigma'(z)``."""
+        return (a - y) * sigmoid_prime(z)
+
+    @staticmethod
+    def fn_from_z(z, y):
+        """Summed cost of a batch whose output-layer inputs are ``z``."""
+        return 0.5 * float(np.sum((sigmoid(z) - y) ** 2))
+
+
+class CrossEntropyCost:
+    """The cross-entropy cost ``C = -sum y ln a + (1 - y) ln(1 - a)``."""
+
+    @staticmethod
+    def fn(a, y):
+        """Cost of output ``a`` for desired output ``y``, as network2 computes it.
+
+        ``np.nan_to_num`` turns the ``0 * log(0)`` of a saturated unit into
+        0 (and an infinite cost into 1.8e308).  The network's own cost
+        evaluation uses :meth:`fn_from_z` instead, which is exact there.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+
+    @staticmethod
+    def delta(z, a, y):
+        """Output error ``delta^L = a - y`` (the sigma' factor cancels)."""
+        return a - y
+
+    @staticmethod
+    def fn_from_z(z, y):
+        """Summed cost of a batch with output-layer inputs ``z``, stably.
+
+        Uses ``-ln(sigma(z)) = softplus(-z)`` and ``-ln(1 - sigma(z)) =
+        softplus(z)``, so it is finite and correct for saturated units.
+        """
+        return float(np.sum(y * softplus(-z) + (1 - y) * softplus(z)))
+
+
+BUILTIN_COSTS = {"CrossEntropyCost": CrossEntropyCost, "QuadraticCost": QuadraticCost}
+
+
+def _output_delta(cost, z, a, Y):
+    """``delta^L`` of a batch: vectorised for built-in costs, per example otherwise.
+
+    A user's cost class is written for one ``(n, 1)`` column at a time, so
+    it is called exactly that way, one example after another.
+    """
+    if cost is CrossEntropyCost or cost is QuadraticCost:
+        return cost.delta(z, a, Y)
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        col = cost.delta(z[i][:, None], a[i][:, None], Y[i][:, None])
+        out[i] = np.asarray(col, dtype=a.dtype).reshape(-1)
+    return out
+
+
+def _batch_cost(cost, z, a, Y):
+    """Summed cost of a batch (stable from ``z`` for built-in costs)."""
+    if cost is CrossEntropyCost or cost is QuadraticCost:
+        return cost.fn_from_z(z, Y)
+    return float(sum(cost.fn(a[i][:, None], Y[i][:, None]) for i in range(a.shape[0])))
+
+
+# ---------------------------------------------------------------------------
+# Forward and backward passes
+# ---------------------------------------------------------------------------
+
+def forward(weights, biases, X):
+    """Forward pass of a batch.
+
+    Returns ``(zs, activations)``: ``zs[l]`` are the weighted inputs of
+    layer ``l + 2`` and ``activations[0]`` is ``X`` itself, so
+    ``activations[l + 1] = sigmoid(zs[l])``.
+    """
+    a = X
+    zs, activations = [], [X]
+    for w, b in zip(weights, biases):
+        z = a @ w.T + b.T
+        a = sigmoid(z)
+        zs.append(z)
+        activations.append(a)
+    return zs, activations
+
+
+def feedforward(weights, biases, X):
+    """Outputs of the network for every row of ``X``: ``(m, n_L)``."""
+    a = X
+    for w, b in zip(weights, biases):
+        a = sigmoid(a @ w.T + b.T)
+    return a
+
+
+def backprop(weights, biases, X, Y, cost=CrossEntropyCost):
+    """Gradients of the cost summed over the rows of a batch.
+
+    Returns ``(nabla_b, nabla_w)`` in network2's shapes: ``nabla_b[l]`` is
+    ``(n_l, 1)`` and ``nabla_w[l]`` is ``(n_l, n_{l-1})``, each the sum
+    over the batch of the per-example ``dC_x/db`` and ``dC_x/dw``.
+    """
+    zs, activations = forward(weights, biases, X)
+    delta = _output_delta(cost, zs[-1], activations[-1], Y)
+    L = len(weights)
+    nabla_b = [None] * L
+    nabla_w = [None] * L
+    for l in range(L - 1, -1, -1):
+        if l < L - 1:
+            sp = activations[l + 1] * (1 - activations[l + 1])
+            delta = (delta @ weights[l + 1]) * sp
+        nabla_b[l] = delta.sum(axis=0)[:, None]
+        nabla_w[l] = delta.T @ activations[l]
+    return nabla_b, nabla_w
+
+
+def update_mini_batch(weights, biases, X, Y, eta, lmbda, n, cost=CrossEntropyCost):
+    """One step of gradient descent on the mini-batch ``(X, Y)``.
+
+    ``w <- (1 - eta*lmbda/n) w - (eta/m) sum dC_x/dw`` and
+    ``b <- b - (eta/m) sum dC_x/db``.  Returns new lists of arrays.
+    """
+    m = X.shape[0]
+    nabla_b, nabla_w = backprop(weights, biases, X, Y, cost)
+    weights = [(1 - eta * (lmbda / n)) * w - (eta / m) * nw
+               for w, nw in zip(weights, nabla_w)]
+    biases = [b - (eta / m) * nb for b, nb in zip(biases, nabla_b)]
+    return weights, biases
+
+
+def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda,
+              cost=CrossEntropyCost, n=None):
+    """One epoch of SGD: the examples ``X[order]`` in consecutive mini-batches.
+
+    ``n`` (the training-set size in the L2 term) defaults to ``len(order)``.
+    Returns the new ``(weights, biases)``.
+    """
+    order = np.asarray(order)
+    if n is None:
+        n = len(order)
+    for k in range(0, len(order), mini_batch_size):
+        idx = order[k:k + mini_batch_size]
+        weights, biases = update_mini_batch(weights, biases, X[idx], Y[idx],
+                                            eta, lmbda, n, cost)
+    return weights, biases
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------
+
+def accuracy(weights, biases, X, labels):
+    """Number of rows of ``X`` whose output argmax equals the int label."""
+    out = feedforward(weights, biases, X)
+    return int(np.sum(np.argmax(out, axis=1) == np.asarray(labels)))
+
+
+def total_cost(weights, biases, X, Y, lmbda, cost=CrossEntropyCost):
+    """Mean cost over the rows of ``(X, Y)`` plus the L2 term.
+
+    ``C = (1/n) sum_x C_x + 0.5 (lmbda/n) sum ||w||_F^2``.
+    """
+    zs, activations = forward(weights, biases, X)
+    n = X.shape[0]
+    c = _batch_cost(cost, zs[-1], activations[-1], Y) / n
+    return c + 0.5 * (lmbda / n) * sum(float(np.sum(w * w)) for w in weights)
+
+
+# ---------------------------------------------------------------------------
+# Learning speed (chapter 5)
+# ---------------------------------------------------------------------------
+
+def mean_nabla_b(weights, biases, X, Y, cost=CrossEntropyCost):
+    """Per-layer ``dC/db`` averaged over the rows of ``X``: list of ``(n_l,)``.
+
+    The cost's per-example gradient only (no regularisation term), as the
+    chapter measures it.
+    """
+    nabla_b, _ = backprop(weights, biases, X, Y, cost)
+    return [nb[:, 0] / X.shape[0] for nb in nabla_b]
+
+
+def layer_speeds(weights, biases, X, Y, cost=CrossEntropyCost):
+    """The chapter's learning speed of every layer: ``||mean dC/db^l||``."""
+    return [float(np.linalg.norm(g)) for g in mean_nabla_b(weights, biases, X, Y, cost)]
