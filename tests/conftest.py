@@ -1,0 +1,42 @@
+"""Shared fixtures.
+
+Tests that need the full MNIST read it from ``$VGCORE_MNIST`` (a folder of
+the four IDX files, set to ``../shared/mnist`` by ``.ci/run``) and skip
+with a stated reason where it is absent.  The reader here is deliberately
+independent of ``vgcore.mnist_loader`` so that loader bugs cannot hide
+network bugs.
+"""
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _read_idx(path, offset):
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+
+def _mnist_dir():
+    d = os.environ.get("VGCORE_MNIST")
+    if not d or not Path(d).is_dir():
+        return None
+    d = Path(d)
+    if not (d / "train-images-idx3-ubyte.gz").exists():
+        return None
+    return d
+
+
+@pytest.fixture(scope="session")
+def mnist_train():
+    """First 50,000 official training images as float32 /256 and int64 labels."""
+    d = _mnist_dir()
+    if d is None:
+        pytest.skip("full MNIST not available: set VGCORE_MNIST to a folder of the IDX .gz files")
+    images = _read_idx(d / "train-images-idx3-ubyte.gz", 16).reshape(60000, 784)
+    labels = _read_idx(d / "train-labels-idx1-ubyte.gz", 8).astype(np.int64)
+    X = (images[:50000].astype(np.float32) / np.float32(256.0))
+    return X, labels[:50000]
