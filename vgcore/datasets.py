@@ -66,6 +66,13 @@ def as_dataset(data, n_in, n_out, dtype=np.float64, name="data"):
     network's input and output sizes, used to check shapes.  Raises
     ``ValueError`` or ``TypeError`` naming ``name`` when the data do not fit.
     """
+    if isinstance(data, Dataset):
+        if data.X.shape[1] != n_in or data.Y.shape[1] != n_out:
+            raise ValueError(f"{name}: a Dataset of {data.X.shape[1]} inputs and "
+                             f"{data.Y.shape[1]} outputs does not fit this network")
+        if data.X.dtype == dtype:
+            return data
+        return Dataset(data.X.astype(dtype), data.Y.astype(dtype), data.labels)
     if _is_array_pair(data):
         X, T = data
     else:
