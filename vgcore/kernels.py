@@ -1,62 +1,300 @@
-"""Thin Python layer over the compiled kernels (PROVISIONAL: runs on the reference).
+"""Thin Python layer over the compiled kernels (``vgcore._kernels``).
 
 This is the interface that ``vgcore.network2`` calls.  Every function takes
-network2-shaped parameters (``weights[l]`` is ``(n_l, n_{l-1})``,
-``biases[l]`` is ``(n_l, 1)``) and row-major data (``X`` is ``(N, n_in)``,
-``Y`` is ``(N, n_out)``).  ``cost`` is ``CrossEntropyCost`` or
-``QuadraticCost`` from :mod:`vgcore.reference` (other costs never reach
-this module: network2 sends them to the reference).
+network2-shaped parameters and row-major data:
+
+* ``weights[l]`` is ``w^{l+2}``, an ``(n_{l+1}, n_l)`` array (``n_0`` is the
+  input width), and ``biases[l]`` is ``b^{l+2}``, ``(n_{l+1}, 1)`` as in
+  network2 or ``(n_{l+1},)``;
+* ``X`` is ``(N, n_0)``: one example per ROW; ``Y`` is ``(N, n_L)``: the
+  desired outputs (one-hot rows for MNIST);
+* ``cost`` is the class ``CrossEntropyCost`` or ``QuadraticCost`` from
+  :mod:`vgcore.reference` (other costs never reach this module: network2
+  sends them to the reference, and passing one here raises ``TypeError``).
+
+In these row-major terms the book's equations read, for a batch of rows::
+
+    z^l = a^{l-1} (w^l)^T + (b^l)^T,        a^l = sigma(z^l)
+    delta^L = a^L - y                        (cross-entropy)
+    delta^L = (a^L - y) * a^L (1 - a^L)      (quadratic)
+    delta^l = (delta^{l+1} w^{l+1}) * a^l (1 - a^l)
+    nabla_b^l = sum over rows of delta^l,    nabla_w^l = (delta^l)^T a^{l-1}
+
+Data types: the dtype of ``X`` decides: float64 (the default, network2's
+precision) or float32 (about twice as fast).  ``weights``, ``biases`` and
+``Y`` must have that same dtype; nothing is converted silently.
+
+Validation happens HERE, before any compiled code touches memory.  Wrong
+shapes, dtypes, out-of-range indices and so on raise ``ValueError`` or
+``TypeError`` naming the argument.  Arrays that a function writes in place
+(``weights`` and ``biases`` in :func:`sgd_epoch`, ``speeds``) must be
+C-contiguous and writeable: they are never copied, because the update
+would then be lost.  Arrays that are only read (``X``, ``Y``, and the
+parameters in the other functions) are made C-contiguous with
+``np.ascontiguousarray`` if they are not (a copy, in the same dtype).
 """
+import math
+import numbers
+
 import numpy as np
 
+from . import _kernels
 from . import reference as ref
 
+__all__ = ["sgd_epoch", "backprop", "feedforward", "evaluate", "mean_nabla_b"]
+
+_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+# ---------------------------------------------------------------------------
+# Validation helpers
+# ---------------------------------------------------------------------------
+
+def _cost_code(cost):
+    if cost is ref.CrossEntropyCost:
+        return _kernels.COST_CROSS_ENTROPY
+    if cost is ref.QuadraticCost:
+        return _kernels.COST_QUADRATIC
+    raise TypeError(
+        "cost must be vgcore.reference.CrossEntropyCost or QuadraticCost "
+        f"(got {cost!r}); other costs are handled by vgcore.reference")
+
+
+def _as_array(name, a):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    return a
+
+
+def _check_data(name, a, ncols, dtype, nrows=None):
+    """A 2-D read-only data array: dtype, width, C-contiguity (copy if needed)."""
+    a = _as_array(name, a)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (one example per row), got shape {a.shape}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype} (the dtype of X)")
+    if a.dtype not in _DTYPES:
+        raise TypeError(f"{name} must be float64 or float32, got {a.dtype}")
+    if ncols is not None and a.shape[1] != ncols:
+        raise ValueError(f"{name} has {a.shape[1]} columns, expected {ncols}")
+    if nrows is not None and a.shape[0] != nrows:
+        raise ValueError(f"{name} has {a.shape[0]} rows, expected {nrows} (the rows of X)")
+    return np.ascontiguousarray(a)
+
+
+def _check_params(weights, biases, X, write):
+    """Check the parameter lists against X; return (flat weights, flat biases).
+
+    ``write`` is True when the kernel updates the parameters in place: then
+    they must be C-contiguous and writeable (never copied).  Otherwise a
+    non-contiguous parameter is copied.
+    """
+    if not isinstance(weights, (list, tuple)) or not isinstance(biases, (list, tuple)):
+        raise TypeError("weights and biases must be lists of numpy arrays")
+    if len(weights) != len(biases):
+        raise ValueError(f"weights has {len(weights)} layers but biases has {len(biases)}")
+    if len(weights) == 0:
+        raise ValueError("weights and biases must describe at least one layer")
+    dtype = X.dtype
+    n_prev = X.shape[1]
+    ws, bs = [], []
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        w = _as_array(f"weights[{l}]", w)
+        b = _as_array(f"biases[{l}]", b)
+        if w.ndim != 2:
+            raise ValueError(f"weights[{l}] must be 2-D (n_out, n_in), got shape {w.shape}")
+        if w.shape[1] != n_prev:
+            raise ValueError(f"weights[{l}] has shape {w.shape}: expected {n_prev} columns "
+                             f"(the width of the previous layer)")
+        n_out = w.shape[0]
+        if n_out < 1:
+            raise ValueError(f"weights[{l}] has shape {w.shape}: a layer needs >= 1 neuron")
+        if b.shape not in ((n_out, 1), (n_out,)):
+            raise ValueError(f"biases[{l}] has shape {b.shape}, expected ({n_out}, 1) "
+                             f"or ({n_out},)")
+        for name, a in ((f"weights[{l}]", w), (f"biases[{l}]", b)):
+            if a.dtype != dtype:
+                raise TypeError(f"{name} has dtype {a.dtype}, expected {dtype} (the dtype of X)")
+            if write:
+                if not a.flags.c_contiguous:
+                    raise ValueError(f"{name} must be C-contiguous: it is updated in place "
+                                     f"(use np.ascontiguousarray before training)")
+                if not a.flags.writeable:
+                    raise ValueError(f"{name} must be writeable: it is updated in place")
+        if not write:
+            w = np.ascontiguousarray(w)
+            b = np.ascontiguousarray(b)
+        ws.append(w)
+        bs.append(b.reshape(-1))       # a view: b is C-contiguous
+        n_prev = n_out
+    if write:
+        params = ws + bs
+        for i in range(len(params)):
+            for j in range(i + 1, len(params)):
+                if np.may_share_memory(params[i], params[j]):
+                    raise ValueError("weights and biases must not share memory "
+                                     "(each is updated in place)")
+            if np.may_share_memory(params[i], X):
+                raise ValueError("weights/biases must not share memory with X")
+    return ws, bs
+
+
+def _prepare(weights, biases, X, Y, write=False, need_y=True):
+    X = _as_array("X", X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (one example per row), got shape {X.shape}")
+    if X.dtype not in _DTYPES:
+        raise TypeError(f"X must be float64 or float32, got {X.dtype}")
+    if X.shape[1] < 1:
+        raise ValueError("X must have at least one column")
+    X = np.ascontiguousarray(X)
+    ws, bs = _check_params(weights, biases, X, write)
+    if need_y:
+        Y = _check_data("Y", Y, ws[-1].shape[0], X.dtype, X.shape[0])
+    return ws, bs, X, Y
+
+
+def _check_real(name, v, positive=False):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
+    v = float(v)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v}")
+    if positive and v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v}")
+    return v
+
+
+# ---------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------
 
 def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
               cost=ref.CrossEntropyCost, speeds=None):
-    """SGD over the mini-batches ``order[k:k+mini_batch_size]``, in place.
+    """One epoch of mini-batch stochastic gradient descent, IN PLACE.
 
-    ``weights`` and ``biases`` are updated in place (C-contiguous, writable,
-    of ``X``'s dtype).  When ``speeds`` is a float64 array of shape
-    ``(n_mini_batches, L)`` it receives, for every mini-batch and layer,
-    ``||mean over the mini-batch of dC/db^l||`` at the weights the
-    mini-batch's gradient was taken at.
+    The training examples ``X[order]`` (targets ``Y[order]``) are cut into
+    consecutive mini-batches of ``mini_batch_size`` rows (the last one may
+    be shorter).  For each mini-batch of ``m`` rows the gradients are summed
+    by back-propagation and the parameters updated as network2's
+    ``update_mini_batch`` does::
+
+        w <- (1 - eta*lmbda/n) w - (eta/m) sum_x dC_x/dw
+        b <- b - (eta/m) sum_x dC_x/db
+
+    Parameters
+    ----------
+    weights, biases : lists of arrays, updated in place
+        C-contiguous, writeable, of ``X``'s dtype (see the module docstring).
+    X, Y : (N, n_in) and (N, n_out) arrays
+        Training inputs and desired outputs, one example per row.
+    order : 1-D integer array
+        Row indices into ``X`` (converted to int64), each in ``[0, N)``; an
+        epoch of network2 uses a random permutation of ``range(N)``.
+    mini_batch_size : int >= 1
+    eta, lmbda : float
+        Learning rate and L2 regularisation parameter (finite).
+    n : float > 0
+        Size of the whole training set in the L2 term ``eta*lmbda/n``.
+    cost : CrossEntropyCost or QuadraticCost
+    speeds : None or float64 array ``(n_mini_batches, L)``, written
+        ``speeds[k, l] = ||nabla_b^l / m||`` for mini-batch ``k``: the
+        chapter's learning speed of layer ``l`` (the length of the mean
+        ``dC/db``), at the weights the mini-batch's gradient was taken at.
+        ``n_mini_batches = ceil(len(order) / mini_batch_size)``.
     """
-    order = np.asarray(order, dtype=np.int64)
-    for j, k in enumerate(range(0, len(order), mini_batch_size)):
-        idx = order[k:k + mini_batch_size]
-        nb, nw = ref.backprop(weights, biases, X[idx], Y[idx], cost)
-        m = len(idx)
-        if speeds is not None:
-            speeds[j] = [np.linalg.norm(g) / m for g in nb]
-        for w, b, gw, gb in zip(weights, biases, nw, nb):
-            w *= (1 - eta * (lmbda / n))
-            w -= (eta / m) * gw
-            b -= (eta / m) * gb.reshape(b.shape)
+    code = _cost_code(cost)
+    ws, bs, X, Y = _prepare(weights, biases, X, Y, write=True)
+    order = np.asarray(order)
+    if order.ndim != 1:
+        raise ValueError(f"order must be 1-D, got shape {order.shape}")
+    if order.size and not np.issubdtype(order.dtype, np.integer):
+        raise TypeError(f"order must hold integers, got dtype {order.dtype}")
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    N = X.shape[0]
+    if order.size and (order.min() < 0 or order.max() >= N):
+        raise ValueError(f"order holds indices outside [0, {N}) (the rows of X)")
+    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, numbers.Integral):
+        raise TypeError("mini_batch_size must be an int")
+    mini_batch_size = int(mini_batch_size)
+    if mini_batch_size < 1:
+        raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size}")
+    eta = _check_real("eta", eta)
+    lmbda = _check_real("lmbda", lmbda)
+    n = _check_real("n", n, positive=True)
+    if speeds is not None:
+        L = len(ws)
+        n_batches = -(-order.size // mini_batch_size)
+        if not isinstance(speeds, np.ndarray):
+            raise TypeError("speeds must be None or a numpy array")
+        if speeds.dtype != np.float64:
+            raise TypeError(f"speeds must be float64, got {speeds.dtype}")
+        if speeds.shape != (n_batches, L):
+            raise ValueError(f"speeds has shape {speeds.shape}, expected "
+                             f"({n_batches}, {L}) (mini-batches, layers)")
+        if not (speeds.flags.c_contiguous and speeds.flags.writeable):
+            raise ValueError("speeds must be C-contiguous and writeable")
+        if any(np.may_share_memory(speeds, p) for p in ws + bs):
+            raise ValueError("speeds must not share memory with weights/biases")
+    _kernels.sgd_epoch(ws, bs, X, Y, order, mini_batch_size, eta, lmbda, n,
+                       code, speeds)
 
 
 def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
-    """``(nabla_b, nabla_w)`` summed over the rows of ``(X, Y)``."""
-    return ref.backprop(weights, biases, X, Y, cost)
+    """Gradients of the cost summed over the rows of ``(X, Y)``; no update.
+
+    Returns ``(nabla_b, nabla_w)`` in network2's shapes: ``nabla_b[l]`` is
+    ``(n_l, 1)`` and ``nabla_w[l]`` is ``(n_l, n_{l-1})``, each the sum over
+    the examples of ``dC_x/db`` and ``dC_x/dw``, in ``X``'s dtype.
+    """
+    code = _cost_code(cost)
+    ws, bs, X, Y = _prepare(weights, biases, X, Y)
+    nabla_w = [np.zeros(w.shape, dtype=X.dtype) for w in ws]
+    nabla_b = [np.zeros((w.shape[0], 1), dtype=X.dtype) for w in ws]
+    _kernels.backprop(ws, bs, X, Y, code, nabla_w, [nb.reshape(-1) for nb in nabla_b])
+    return nabla_b, nabla_w
 
 
 def feedforward(weights, biases, X):
-    """Network outputs for every row of ``X``: ``(N, n_L)``."""
-    return ref.feedforward(weights, biases, X)
+    """Network outputs ``a^L`` for every row of ``X``: an ``(N, n_L)`` array."""
+    ws, bs, X, _ = _prepare(weights, biases, X, None, need_y=False)
+    out = np.empty((X.shape[0], ws[-1].shape[0]), dtype=X.dtype)
+    _kernels.feedforward(ws, bs, X, out)
+    return out
 
 
 def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
-    """``(n_correct, total_cost)`` over ``(X, Y)``.
+    """``(n_correct, total_cost)`` over the rows of ``(X, Y)``.
 
-    ``n_correct`` counts rows where ``argmax(output) == argmax(Y)``;
-    ``total_cost`` is the mean cost (stable from ``z``) plus
-    ``0.5 * lmbda / N * sum ||w||^2``.
+    ``n_correct`` (an int) counts rows where ``argmax(output) == argmax(Y)``
+    (first maximum, as ``np.argmax``); ``total_cost`` (a float) is network2's
+    ``total_cost``: the mean cost over the rows plus
+    ``0.5 * lmbda / N * sum ||w||^2``.  The cross-entropy is evaluated
+    stably from ``z`` (finite for saturated units).  Empty ``X`` gives
+    ``(0, nan)``.
     """
-    out = ref.feedforward(weights, biases, X)
-    correct = int(np.sum(np.argmax(out, axis=1) == np.argmax(Y, axis=1)))
-    return correct, ref.total_cost(weights, biases, X, Y, lmbda, cost)
+    code = _cost_code(cost)
+    ws, bs, X, Y = _prepare(weights, biases, X, Y)
+    lmbda = _check_real("lmbda", lmbda)
+    N = X.shape[0]
+    correct, c = _kernels.evaluate(ws, bs, X, Y, code)
+    if N == 0:
+        return 0, float("nan")
+    l2 = sum(float(np.sum(w * w)) for w in ws)
+    return int(correct), float(c / N + 0.5 * (lmbda / N) * l2)
 
 
 def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost):
-    """Per-layer ``dC/db`` averaged over the rows of ``X``: list of ``(n_l,)``."""
-    return ref.mean_nabla_b(weights, biases, X, Y, cost)
+    """Per-layer ``dC/db`` averaged over the rows of ``X``: float64 ``(n_l,)`` arrays.
+
+    The cost's per-example gradient only (no regularisation term), as
+    chapter 5 measures the learning speed ``||mean_nabla_b[l]||``.
+    """
+    code = _cost_code(cost)
+    ws, bs, X, Y = _prepare(weights, biases, X, Y)
+    N = X.shape[0]
+    if N == 0:
+        raise ValueError("X must have at least one row to average over")
+    sums = [np.zeros(w.shape[0], dtype=np.float64) for w in ws]
+    _kernels.mean_nabla_b(ws, bs, X, Y, code, sums)
+    return [s / N for s in sums]
