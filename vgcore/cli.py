@@ -11,7 +11,7 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = []
+SUBCOMMAND_MODULES = ["chapter5"]
 
 
 def build_parser():
