@@ -539,3 +539,30 @@ def test_mnist_epoch_matches_reference():
     K.sgd_epoch(kw, kb, X, Y, order, 10, 0.1, 5.0, n)
     assert_lists_close(kw + kb, rw + rb, TOL64)
     assert K.evaluate(kw, kb, X, Y, 5.0)[0] == R.accuracy(rw, rb, X, labels[:n])
+
+
+# ---------------------------------------------------------------------------
+# The benchmark's baselines do the same work
+# ---------------------------------------------------------------------------
+
+def test_bench_per_example_baseline_matches_reference():
+    from vgcore.bench import PerExampleNetwork, _pairs, train_flops
+    sizes = [6, 5, 4, 3]
+    ws, bs = make_net(sizes)
+    X, Y = make_data(sizes, 23)
+    order = np.random.default_rng(0).permutation(23)
+    net = PerExampleNetwork(ws, bs)
+    net.sgd_epoch(_pairs(X, Y, order), 7, 0.5, 2.0, 23)
+    rw, rb = R.sgd_epoch(ws, bs, X, Y, order, 7, 0.5, 2.0, n=23)
+    assert_lists_close(net.weights + net.biases, rw + rb, 1e-12)
+    correct, c = net.evaluate(_pairs(X, Y, range(23)), 2.0)
+    assert correct == R.accuracy(rw, rb, X, np.argmax(Y, 1))
+    assert c == pytest.approx(R.total_cost(rw, rb, X, Y, 2.0), rel=1e-12)
+    # SPEC.md: about 4.8 GFLOP per epoch of [784,30,10] on 50,000 images
+    assert train_flops([784, 30, 10], 50_000) == 4_794_000_000
+
+
+def test_bench_subcommand_is_registered():
+    from vgcore.cli import build_parser
+    args = build_parser().parse_args(["bench", "--quick", "--repeat", "1", "--json", "x.json"])
+    assert args.quick and args.repeat == 1 and args.json == "x.json" and callable(args.func)

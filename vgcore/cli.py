@@ -11,7 +11,7 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["chapter5"]
+SUBCOMMAND_MODULES = ["bench", "chapter5"]
 
 
 def build_parser():

@@ -1,0 +1,562 @@
+"""``vgcore bench``: time the compiled kernels against the numpy reference
+and a per-example network2-style loop, on one BLAS thread.
+
+Everything runs in one process on the same data: MNIST from ``--data`` or
+``$VGCORE_MNIST`` (the folder of the four gzipped IDX files), or else random
+data of MNIST's shape (the timings do not depend on the pixel values; the
+report says which was used).  BLAS is limited to ``--threads`` threads
+(default 1) with threadpoolctl.
+
+For every case the report gives the median time over ``--repeat`` runs of
+
+* ``kernel``: :mod:`vgcore.kernels` (the compiled Cython kernels);
+* ``reference``: :mod:`vgcore.reference` (vectorised numpy, one matrix
+  product per layer per mini-batch);
+* ``per-example``: :class:`PerExampleNetwork`, a plain loop over examples
+  with ``(n, 1)`` column vectors as in the book's ``network2.py``; it is a
+  TIMING BASELINE ONLY.  Where the case is large it is timed on a part of
+  the work (at most ``PER_EXAMPLE_CAP`` examples) and scaled linearly to
+  the whole case; such times are marked ``*``.
+
+and the ratios ``reference/kernel`` and ``per-example/kernel`` (how many
+times faster the kernel is), plus the arithmetic floor: the case's
+floating-point operations divided by the machine's single-core GEMM rate
+(measured here with a large numpy matmul), counting ``2*m*n*k`` per matrix
+product: the forward products, the back-propagation of ``delta`` and the
+weight gradients.  ``kernel/floor`` is how far the kernel is from it.
+
+Do not set ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` when benchmarking
+(they select slower kernels); the report prints them when they are set.
+"""
+import gzip
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+
+__all__ = ["PerExampleNetwork", "run", "add_parser", "main"]
+
+#: The per-example baseline is timed on at most this many examples per case.
+PER_EXAMPLE_CAP = 10_000
+
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+def _read_idx(path, offset):
+    import numpy as np
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+
+def load_mnist(folder):
+    """``(X_train (50000,784), y_train, X_test (10000,784), y_test)`` float32/int64.
+
+    Pixels / 256 as in network2's data file; ``None`` when the files are absent.
+    """
+    import numpy as np
+    names = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    if not folder or not all(os.path.exists(os.path.join(folder, n)) for n in names):
+        return None
+    tri = _read_idx(os.path.join(folder, names[0]), 16).reshape(-1, 784)[:50_000]
+    trl = _read_idx(os.path.join(folder, names[1]), 8)[:50_000]
+    tei = _read_idx(os.path.join(folder, names[2]), 16).reshape(-1, 784)
+    tel = _read_idx(os.path.join(folder, names[3]), 8)
+    f = np.float32
+    return (tri.astype(f) / f(256), trl.astype(np.int64),
+            tei.astype(f) / f(256), tel.astype(np.int64))
+
+
+def random_mnist_shaped(seed=0):
+    """Random data of MNIST's shape and range (when MNIST is not available)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    f = np.float32
+    return (rng.integers(0, 256, (50_000, 784)).astype(f) / f(256),
+            rng.integers(0, 10, 50_000),
+            rng.integers(0, 256, (10_000, 784)).astype(f) / f(256),
+            rng.integers(0, 10, 10_000))
+
+
+# ---------------------------------------------------------------------------
+# The per-example baseline (network2's structure, for timing only)
+# ---------------------------------------------------------------------------
+
+def _sigmoid(z):
+    import numpy as np
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class PerExampleNetwork:
+    """network2's per-example algorithm with ``(n, 1)`` column vectors.
+
+    A TIMING BASELINE ONLY: the loop structure of the book's ``network2.py``
+    (``update_mini_batch`` calls ``backprop`` once per example and adds the
+    gradients up), with cross-entropy cost.  It is not used for results.
+    """
+
+    def __init__(self, weights, biases):
+        import numpy as np
+        self.weights = [np.array(w) for w in weights]
+        self.biases = [np.array(b).reshape(-1, 1) for b in biases]
+
+    def feedforward(self, a):
+        import numpy as np
+        for b, w in zip(self.biases, self.weights):
+            a = _sigmoid(np.dot(w, a) + b)
+        return a
+
+    def backprop(self, x, y):
+        import numpy as np
+        nabla_b = [np.zeros(b.shape) for b in self.biases]
+        nabla_w = [np.zeros(w.shape) for w in self.weights]
+        activation = x
+        activations = [x]
+        zs = []
+        for b, w in zip(self.biases, self.weights):
+            z = np.dot(w, activation) + b
+            zs.append(z)
+            activation = _sigmoid(z)
+            activations.append(activation)
+        delta = activations[-1] - y            # CrossEntropyCost.delta
+        nabla_b[-1] = delta
+        nabla_w[-1] = np.dot(delta, activations[-2].transpose())
+        for l in range(2, len(self.weights) + 1):
+            sp = _sigmoid(zs[-l]) * (1 - _sigmoid(zs[-l]))
+            delta = np.dot(self.weights[-l + 1].transpose(), delta) * sp
+            nabla_b[-l] = delta
+            nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
+        return nabla_b, nabla_w
+
+    def update_mini_batch(self, mini_batch, eta, lmbda, n):
+        import numpy as np
+        nabla_b = [np.zeros(b.shape) for b in self.biases]
+        nabla_w = [np.zeros(w.shape) for w in self.weights]
+        for x, y in mini_batch:
+            dnb, dnw = self.backprop(x, y)
+            nabla_b = [nb + d for nb, d in zip(nabla_b, dnb)]
+            nabla_w = [nw + d for nw, d in zip(nabla_w, dnw)]
+        m = len(mini_batch)
+        self.weights = [(1 - eta * (lmbda / n)) * w - (eta / m) * nw
+                        for w, nw in zip(self.weights, nabla_w)]
+        self.biases = [b - (eta / m) * nb for b, nb in zip(self.biases, nabla_b)]
+
+    def sgd_epoch(self, pairs, mini_batch_size, eta, lmbda, n):
+        for k in range(0, len(pairs), mini_batch_size):
+            self.update_mini_batch(pairs[k:k + mini_batch_size], eta, lmbda, n)
+
+    def evaluate(self, pairs, lmbda):
+        """``(n_correct, total cross-entropy cost)``, network2's two passes."""
+        import numpy as np
+        correct = sum(int(np.argmax(self.feedforward(x)) == np.argmax(y)) for x, y in pairs)
+        cost = 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for x, y in pairs:
+                a = self.feedforward(x)
+                cost += np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+        cost /= len(pairs)
+        cost += 0.5 * (lmbda / len(pairs)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
+        return correct, cost
+
+
+def _pairs(X, Y, idx):
+    """network2's list of ``(x (n,1), y (10,1))`` column pairs (views)."""
+    import numpy as np
+    return [(X[i].reshape(-1, 1), Y[i].reshape(-1, 1)) for i in idx]
+
+
+# ---------------------------------------------------------------------------
+# Timing helpers
+# ---------------------------------------------------------------------------
+
+def _init_net(sizes, dtype, seed=0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    biases = [rng.standard_normal((y, 1)).astype(dtype) for y in sizes[1:]]
+    weights = [(rng.standard_normal((y, x)) / np.sqrt(x)).astype(dtype)
+               for x, y in zip(sizes[:-1], sizes[1:])]
+    return weights, biases
+
+
+def _copy(arrays):
+    return [a.copy() for a in arrays]
+
+
+def _median_time(fn, repeat, setup=None):
+    """Median wall time of ``fn(setup())`` over ``repeat`` runs (setup untimed)."""
+    times = []
+    for _ in range(repeat):
+        arg = setup() if setup is not None else None
+        t0 = time.perf_counter()
+        fn(arg)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def train_flops(sizes, n_examples):
+    """FLOPs of SGD on ``n_examples``: forward, delta back-propagation, weight gradient."""
+    per = sum(4 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    per += sum(2 * a * b for a, b in zip(sizes[1:-1], sizes[2:]))
+    return per * n_examples
+
+
+def forward_flops(sizes, n_examples):
+    return sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:])) * n_examples
+
+
+def gemm_rate(dtype, n=2048, repeat=5):
+    """The machine's GEMM rate in FLOP/s (best of ``repeat`` ``n x n`` products)."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n)).astype(dtype)
+    b = rng.random((n, n)).astype(dtype)
+    c = a @ b
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=c)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n ** 3 / best
+
+
+def _rss_kib():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The cases
+# ---------------------------------------------------------------------------
+
+def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_example,
+              rates, eta=0.1, lmbda=5.0):
+    """Time ``epochs`` epochs of SGD on the first ``n_train`` training images."""
+    import numpy as np
+    from . import kernels
+    from . import reference as ref
+
+    Xtr, Ytr = data["X"][dtype][:n_train], data["Y"][dtype][:n_train]
+    w0, b0 = _init_net(sizes, dtype)
+    rng = np.random.default_rng(1)
+    orders = [rng.permutation(n_train) if mbs < n_train else np.arange(n_train)
+              for _ in range(epochs)]
+
+    def setup():
+        return _copy(w0), _copy(b0)
+
+    def run_kernel(p):
+        ws, bs = p
+        for order in orders:
+            kernels.sgd_epoch(ws, bs, Xtr, Ytr, order, mbs, eta, lmbda, n_train)
+
+    def run_ref(p):
+        ws, bs = p
+        for order in orders:
+            ws, bs = ref.sgd_epoch(ws, bs, Xtr, Ytr, order, mbs, eta, lmbda, n=n_train)
+
+    t_k = _median_time(run_kernel, repeat, setup)
+    t_r = _median_time(run_ref, repeat, setup)
+    t_p, scaled = None, False
+    if per_example:
+        total = epochs * n_train
+        cap = per_example
+        if total <= cap:
+            sub_epochs, sub_n, scale = epochs, n_train, 1.0
+        elif n_train <= cap:
+            sub_epochs, sub_n = max(1, cap // n_train), n_train
+            scale = total / (sub_epochs * sub_n)
+        else:
+            sub_epochs, sub_n = 1, (cap // mbs) * mbs or mbs
+            scale = total / sub_n
+        scaled = scale != 1.0
+        pairs = [_pairs(Xtr, Ytr, o[:sub_n]) for o in orders[:sub_epochs]]
+
+        def run_pe(net):
+            for p in pairs:
+                net.sgd_epoch(p, mbs, eta, lmbda, n_train)
+
+        t_p = scale * _median_time(run_pe, max(1, min(repeat, 3)),
+                                   lambda: PerExampleNetwork(w0, b0))
+    flops = train_flops(sizes, epochs * n_train)
+    return _result(name, sizes, mbs, dtype, flops, rates, t_k, t_r, t_p, scaled,
+                   f"{epochs} epoch(s) of {n_train:,} examples")
+
+
+def _result(name, sizes, mbs, dtype, flops, rates, t_k, t_r, t_p, scaled, what):
+    import numpy as np
+    floor = flops / rates[np.dtype(dtype).name]
+    return {
+        "case": name, "sizes": list(sizes), "mini_batch_size": mbs,
+        "dtype": np.dtype(dtype).name, "work": what, "gflop": flops / 1e9,
+        "kernel_s": t_k, "reference_s": t_r, "per_example_s": t_p,
+        "per_example_scaled": scaled,
+        "reference_over_kernel": t_r / t_k,
+        "per_example_over_kernel": (t_p / t_k) if t_p else None,
+        "floor_s": floor, "kernel_over_floor": t_k / floor,
+        "kernel_gflops": flops / t_k / 1e9,
+    }
+
+
+def _eval_case(data, repeat, per_example, rates, dtype="float64", lmbda=5.0):
+    import numpy as np
+    from . import kernels
+    from . import reference as ref
+
+    dtype = np.dtype(dtype).type
+    sizes = [784, 30, 10]
+    X, Y = data["Xte"][dtype], data["Yte"][dtype]
+    ws, bs = _init_net(sizes, dtype)
+
+    def run_kernel(_):
+        kernels.evaluate(ws, bs, X, Y, lmbda)
+
+    def run_ref(_):
+        # one forward pass gives both numbers
+        zs, acts = ref.forward(ws, bs, X)
+        int(np.sum(np.argmax(acts[-1], 1) == np.argmax(Y, 1)))
+        c = ref.CrossEntropyCost.fn_from_z(zs[-1], Y) / len(X)
+        c + 0.5 * (lmbda / len(X)) * sum(float(np.sum(w * w)) for w in ws)
+
+    t_k = _median_time(run_kernel, repeat)
+    t_r = _median_time(run_ref, repeat)
+    t_p = None
+    if per_example:
+        net = PerExampleNetwork(ws, bs)
+        pairs = _pairs(X, Y, range(len(X)))
+        t_p = _median_time(lambda _: net.evaluate(pairs, lmbda), max(1, min(repeat, 3)))
+    # network2's evaluation does two passes (accuracy, cost); the floor counts one
+    flops = forward_flops(sizes, len(X))
+    return _result("evaluate 10k", sizes, None, dtype, flops, rates, t_k, t_r, t_p,
+                   False, f"accuracy + cost of {len(X):,} examples")
+
+
+def _threads_case(data, n_train, repeat):
+    """Two threads training two separate networks vs one network alone."""
+    import numpy as np
+    from . import kernels
+
+    sizes, mbs = [784, 30, 10], 10
+    X, Y = data["X"][np.float64][:n_train], data["Y"][np.float64][:n_train]
+    order = np.random.default_rng(2).permutation(n_train)
+    w0, b0 = _init_net(sizes, np.float64)
+
+    def train(p):
+        kernels.sgd_epoch(p[0], p[1], X, Y, order, mbs, 0.1, 5.0, n_train)
+
+    def one(_):
+        train((_copy(w0), _copy(b0)))
+
+    def two(_):
+        nets = [(_copy(w0), _copy(b0)) for _ in range(2)]
+        ts = [threading.Thread(target=train, args=(p,)) for p in nets]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    t1 = _median_time(one, repeat)
+    t2 = _median_time(two, repeat)
+    return {"case": "two threads", "sizes": sizes, "mini_batch_size": mbs,
+            "work": f"1 epoch of {n_train:,} per network",
+            "one_network_s": t1, "two_networks_two_threads_s": t2,
+            "two_over_one": t2 / t1}
+
+
+def _memory_case(data, n_train, epochs):
+    import numpy as np
+    from . import kernels
+
+    sizes, mbs = [784, 30, 10], 10
+    X, Y = data["X"][np.float64][:n_train], data["Y"][np.float64][:n_train]
+    ws, bs = _init_net(sizes, np.float64)
+    rng = np.random.default_rng(3)
+    kernels.sgd_epoch(ws, bs, X, Y, rng.permutation(n_train), mbs, 0.1, 5.0, n_train)
+    before = _rss_kib()
+    for _ in range(epochs):
+        kernels.sgd_epoch(ws, bs, X, Y, rng.permutation(n_train), mbs, 0.1, 5.0, n_train)
+        kernels.evaluate(ws, bs, X, Y, 5.0)
+    after = _rss_kib()
+    return {"case": "memory", "sizes": sizes, "mini_batch_size": mbs,
+            "work": f"{epochs} epochs of {n_train:,} (+ evaluate each epoch)",
+            "rss_before_kib": before, "rss_after_kib": after,
+            "rss_growth_kib": (after - before) if before is not None else None}
+
+
+def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
+    """Run every case; returns a JSON-able dict and prints the table via ``out``."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    # Load SciPy's BLAS (used by the kernels) BEFORE limiting the threads:
+    # threadpoolctl only limits the libraries loaded when the limit is set.
+    from . import kernels  # noqa: F401
+
+    repeat = repeat or (2 if quick else 5)
+    data_dir = data_dir or os.environ.get("VGCORE_MNIST")
+    mnist = load_mnist(data_dir)
+    source = f"MNIST from {data_dir}" if mnist is not None else \
+        "random data of MNIST's shape (no MNIST found: pass --data or set VGCORE_MNIST)"
+    if mnist is None:
+        mnist = random_mnist_shaped()
+    Xtr, ytr, Xte, yte = mnist
+    data = {"X": {np.float32: Xtr, np.float64: Xtr.astype(np.float64)},
+            "Y": {np.float32: np.eye(10, dtype=np.float32)[ytr],
+                  np.float64: np.eye(10)[ytr]},
+            "Xte": {np.float32: Xte, np.float64: Xte.astype(np.float64)},
+            "Yte": {np.float32: np.eye(10, dtype=np.float32)[yte],
+                    np.float64: np.eye(10)[yte]}}
+    cap = 2_000 if quick else PER_EXAMPLE_CAP
+    n_epoch = 10_000 if quick else 50_000
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                                      "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+           if k in os.environ}
+    report = {"python": sys.version.split()[0], "numpy": np.__version__,
+              "machine": platform.machine(), "processor": _cpu_name(),
+              "data": source, "quick": quick, "repeat": repeat,
+              "blas_threads": threads, "environment": env, "results": []}
+    load0 = _loadavg()
+    report["loadavg_start"] = load0
+    out(f"vgcore bench: {source}")
+    if load0 is not None and load0 > 1.2:
+        out(f"WARNING: 1-minute load average {load0:.2f} on {os.cpu_count()} CPUs: "
+            f"other processes compete for the cores, times are pessimistic")
+    if env:
+        out(f"WARNING: set in the environment: {env} (may select slower BLAS kernels)")
+    with threadpool_limits(threads):
+        report["threadpools"] = [{k: d.get(k) for k in ("prefix", "version",
+                                  "num_threads", "architecture")}
+                                 for d in threadpool_info()]
+        rates = {"float64": gemm_rate(np.float64), "float32": gemm_rate(np.float32)}
+        report["gemm_gflops"] = {k: v / 1e9 for k, v in rates.items()}
+        out(f"{threads} BLAS thread(s); GEMM rate (2048^3 numpy matmul): "
+            f"float64 {rates['float64'] / 1e9:.1f} GFLOP/s, "
+            f"float32 {rates['float32'] / 1e9:.1f} GFLOP/s; median of {repeat} runs")
+        out("")
+        R = report["results"]
+        deep = [784, 30, 30, 30, 30, 10]
+        fb_epochs = 10 if quick else 50
+        specs = [
+            ("[784,30,10] mb10", [784, 30, 10], 10, np.float64, n_epoch, 1),
+            ("[784,30,10] mb10 f32", [784, 30, 10], 10, np.float32, n_epoch, 1),
+            ("[784,30x4,10] mb10", deep, 10, np.float64, n_epoch, 1),
+            ("full batch 1000", deep, 1000, np.float64, 1000, fb_epochs),
+            ("[784,100,10] mb10", [784, 100, 10], 10, np.float64, n_epoch, 1),
+            ("[784,100,10] mb100", [784, 100, 10], 100, np.float64, n_epoch, 1),
+        ]
+        header = (f"{'case':<22}{'dtype':<8}{'work':<30}{'kernel s':>10}{'ref s':>10}"
+                  f"{'per-ex s':>11}{'ref/k':>8}{'pe/k':>8}{'floor s':>9}{'k/floor':>9}")
+        out(header)
+        out("-" * len(header))
+        for name, sizes, mbs, dt, n, ep in specs:
+            r = _sgd_case(name, sizes, mbs, dt, data, n, ep, repeat,
+                          cap if dt == np.float64 else 0, rates)
+            R.append(r)
+            out(_row(r))
+        r = _eval_case(data, repeat, cap, rates)
+        R.append(r)
+        out(_row(r))
+        out("")
+        f64 = R[0]["kernel_s"]
+        f32 = R[1]["kernel_s"]
+        report["float32_speedup"] = f64 / f32
+        out(f"float32 vs float64 kernel ([784,30,10] mb10): {f64 / f32:.2f}x faster")
+        t = _threads_case(data, n_epoch // 2 if not quick else 5_000, repeat)
+        R.append(t)
+        out(f"two threads, two networks ([784,30,10] mb10, {t['work']}): "
+            f"{t['two_networks_two_threads_s']:.3f} s vs one network alone "
+            f"{t['one_network_s']:.3f} s: ratio {t['two_over_one']:.2f}")
+        m = _memory_case(data, 5_000, 30)
+        R.append(m)
+        out(f"resident memory, {m['work']}: before {m['rss_before_kib']} KiB, "
+            f"after {m['rss_after_kib']} KiB, growth {m['rss_growth_kib']} KiB")
+        out("(* per-example time measured on a part of the work and scaled linearly)")
+    report["loadavg_end"] = _loadavg()
+    out(f"load average at start {load0}, at end {report['loadavg_end']}")
+    return report
+
+
+def _loadavg():
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def _row(r):
+    pe = "-" if r["per_example_s"] is None else \
+        f"{r['per_example_s']:.3f}{'*' if r['per_example_scaled'] else ''}"
+    pek = "-" if r["per_example_over_kernel"] is None else f"{r['per_example_over_kernel']:.1f}"
+    return (f"{r['case']:<22}{r['dtype']:<8}{r['work']:<30}{r['kernel_s']:>10.4f}"
+            f"{r['reference_s']:>10.4f}{pe:>11}{r['reference_over_kernel']:>8.2f}"
+            f"{pek:>8}{r['floor_s']:>9.4f}{r['kernel_over_floor']:>9.2f}")
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+# ---------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------
+
+def _configure(p):
+    p.add_argument("--quick", action="store_true",
+                   help="smaller cases (10,000-example epochs) and 2 repeats")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="runs per timing; the median is reported (default 5, quick 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS threads (default 1: the single-core comparison)")
+    p.add_argument("--data", default=None,
+                   help="folder of the MNIST IDX .gz files (default $VGCORE_MNIST)")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write the results to FILE as JSON")
+    return p
+
+
+def _main_args(args):
+    report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
+                 data_dir=args.data)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"results written to {args.json}")
+    return 0
+
+
+def add_parser(subparsers):
+    """Register ``vgcore bench`` (called by ``vgcore.cli``)."""
+    p = subparsers.add_parser("bench", help="time the kernels against the reference",
+                              description=__doc__.split("\n\n")[0])
+    _configure(p)
+    p.set_defaults(func=_main_args)
+    return p
+
+
+def main(argv=None):
+    """``python -m vgcore.bench`` / ``benchmarks/bench.py``."""
+    import argparse
+    parser = _configure(argparse.ArgumentParser(prog="vgcore bench",
+                                                description=__doc__.split("\n\n")[0]))
+    return _main_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
