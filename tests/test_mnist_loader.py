@@ -262,6 +262,20 @@ def test_every_call_returns_fresh_writable_arrays(full):
 
 
 @needs_full
+def test_in_process_cache_notices_changed_files(mnist_copy, full):
+    first = ml.load_data(mnist_copy)
+    _assert_same_data(first, full)
+    labels = _read_official("t10k-labels-idx1-ubyte.gz")
+    changed = (labels + 1) % 10
+    victim = mnist_copy / "t10k-labels-idx1-ubyte.gz"
+    victim.unlink()
+    victim.write_bytes(gzip.compress(struct.pack(">II", 2049, 10000) + changed.tobytes()))
+    second = ml.load_data(mnist_copy)
+    np.testing.assert_array_equal(second[2][1], changed)
+    np.testing.assert_array_equal(second[0][0], full[0][0])
+
+
+@needs_full
 def test_idx_load_is_fast():
     # CPU time of this process, so other work on the machine does not count.
     # Measured about 0.5-1 s cold (mostly gzip) and 0.1-0.5 s warm (fresh

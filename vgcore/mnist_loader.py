@@ -65,7 +65,6 @@ returns.
 """
 
 import argparse
-import functools
 import gzip
 import hashlib
 import io
@@ -75,6 +74,7 @@ import os
 import pickle
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 import zipfile
@@ -492,10 +492,9 @@ def _stamp(path):
 
 def _load_source(source):
     if source.kind == "idx":
-        roles = tuple(sorted(source.files))
-        paths = tuple(source.files[r] for r in roles)
+        files = {role: source.files[role] for role in sorted(source.files)}
         try:
-            splits = _cached_idx(paths, tuple(_stamp(p) for p in paths))
+            splits = _cached("idx", tuple(files.values()), lambda: _idx_splits(files))
         except MNISTFormatError as err:
             if source.origin.endswith("cache folder"):
                 hinted = type(err)(f"{err} (delete the cache folder {source.path} "
@@ -504,9 +503,9 @@ def _load_source(source):
                 raise hinted from err
             raise
     elif source.kind == "pickle":
-        splits = _cached_pickle(source.path, _stamp(source.path))
+        splits = _cached("pickle", (source.path,), lambda: _read_pickle_file(source.path))
     elif source.kind == "sample":
-        splits = _cached_sample(source.path, _stamp(source.path))
+        splits = _cached("sample", (source.path,), lambda: _read_sample(source.path))
     else:  # pragma: no cover - MNISTSource is built only here
         raise ValueError(f"unknown source kind {source.kind!r}")
     return tuple(_fresh(*splits[name]) for name in ("training", "validation", "test"))
@@ -528,16 +527,37 @@ def _readonly(a):
     return a
 
 
+# (kind, real paths, (size, mtime, inode) of each) -> splits of read-only arrays
+_CACHE = {}
+_CACHE_SIZE = 2
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached(kind, paths, read):
+    """The splits parsed from ``paths`` by ``read()``, parsed once per
+    process as long as the files do not change.  Keyed on the real paths
+    (a symlink and its target share an entry); errors name the given path."""
+    real = tuple(os.path.realpath(p) for p in paths)
+    key = (kind, real, tuple(_stamp(p) for p in real))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE[key] = _CACHE.pop(key)     # most recently used last
+            return _CACHE[key]
+    splits = read()
+    with _CACHE_LOCK:
+        _CACHE[key] = splits
+        while len(_CACHE) > _CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+    return splits
+
+
 def _cache_clear():
     """Forget the arrays parsed so far in this process."""
-    _cached_idx.cache_clear()
-    _cached_pickle.cache_clear()
-    _cached_sample.cache_clear()
+    with _CACHE_LOCK:
+        _CACHE.clear()
 
 
-@functools.lru_cache(maxsize=2)
-def _cached_idx(paths, stamps):
-    files = dict(zip(sorted(_IDX_ROLES), paths))
+def _idx_splits(files):
     arrays = _read_idx_files(files)
     train_x, train_y = arrays["train_images"], arrays["train_labels"]
     return {
@@ -545,16 +565,6 @@ def _cached_idx(paths, stamps):
         "validation": (train_x[N_TRAINING:], train_y[N_TRAINING:]),
         "test": (arrays["test_images"], arrays["test_labels"]),
     }
-
-
-@functools.lru_cache(maxsize=1)
-def _cached_pickle(path, stamp):
-    return _read_pickle_file(path)
-
-
-@functools.lru_cache(maxsize=1)
-def _cached_sample(path, stamp):
-    return _read_sample(path)
 
 
 def _wrap(tr_d, va_d, te_d):
