@@ -192,15 +192,21 @@ def _run_tasks(tasks, data, jobs, progress):
 
             methods = multiprocessing.get_all_start_methods()
             ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-            with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
-                                     initializer=_init_worker,
-                                     initargs=(data, True)) as ex:
+            ex = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
+                                     initializer=_init_worker, initargs=(data, True))
+            try:
                 futures = {ex.submit(_run_task, tasks[i]): i for i in order}
                 for fut in as_completed(futures):
                     i = futures[fut]
                     results[i] = fut.result()
                     bar.set_postfix_str(_describe(tasks[i]) + " done")
                     bar.update(1)
+            except BaseException:
+                # Ctrl-C or a failed run: drop the queued runs instead of
+                # waiting for all of them, then let the error through.
+                ex.shutdown(wait=False, cancel_futures=True)
+                raise
+            ex.shutdown(wait=True)
     finally:
         bar.close()
     return results
@@ -801,6 +807,10 @@ def _cli(args):
     except (FileNotFoundError, ValueError) as e:
         print(f"vgcore chapter5: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("vgcore chapter5: interrupted; the results folder is incomplete",
+              file=sys.stderr)
+        return 130
     return 0
 
 
