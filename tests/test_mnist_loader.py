@@ -248,17 +248,15 @@ def test_load_data_wrapper_full(full):
 @needs_full
 def test_every_call_returns_fresh_writable_arrays(full):
     a = ml.load_data(MNIST_DIR)
-    assert a[0][0].flags.writeable and a[0][1].flags.writeable
+    assert all(arr.flags.writeable for pair in a for arr in pair)
     original = a[0][0][0, 200]
     a[0][0][0, :] = 7.0
     a[0][1][0] = 3
+    a[2][0][:] = 0.0
     b = ml.load_data(MNIST_DIR)
     assert b[0][0][0, 200] == original and b[0][1][0] == 5
     assert not np.shares_memory(a[0][0], b[0][0])
-    w1 = ml.load_data_wrapper(MNIST_DIR)
-    w1[0][0][0][:] = 9.0
-    w2 = ml.load_data_wrapper(MNIST_DIR)
-    np.testing.assert_array_equal(w2[0][0][0][:, 0], full[0][0][0])
+    _assert_same_data(b, full)
 
 
 @needs_full
@@ -333,6 +331,11 @@ def test_sample_formats_and_known_values():
     assert source.kind == "sample" and not source.is_full and "NOT the full" in str(source)
 
 
+def test_sample_and_a_path_conflict(tmp_path):
+    with pytest.raises(ValueError, match="not both"):
+        ml.load_data(tmp_path, sample=True)
+
+
 def test_sample_wrapper_format():
     training_data, validation_data, test_data = ml.load_data_wrapper(sample=True)
     (tr_x, tr_y), (va_x, va_y), _ = ml.load_sample()
@@ -350,6 +353,12 @@ def test_sample_calls_return_independent_arrays():
     a[0][0][:] = 0.5
     b = ml.load_sample()
     assert b[0][0].max() == np.float32(0.99609375)
+    w1 = ml.load_data_wrapper(sample=True)
+    w1[0][0][0][:] = 9.0
+    w1[0][0][1][:] = 0.0
+    w2 = ml.load_data_wrapper(sample=True)
+    np.testing.assert_array_equal(w2[0][0][0][:, 0], b[0][0][0])
+    np.testing.assert_array_equal(w2[0][0][1], ml.vectorized_result(5))
 
 
 def test_sample_file_is_small_and_attributed():
@@ -530,9 +539,10 @@ def test_nielsen_layout_loads_through_default_resolution(offline, py2_pickle, fu
 
 
 @needs_full
-def test_env_folder_loads(monkeypatch, full):
+def test_env_may_be_a_relative_path(monkeypatch):
     monkeypatch.setenv("VGCORE_MNIST", os.path.relpath(MNIST_DIR))
-    _assert_same_data(ml.load_data(), full)
+    source = ml.find_data()
+    assert (source.kind, source.path, source.origin) == ("idx", MNIST_DIR, "$VGCORE_MNIST")
 
 
 #### Nielsen's pickle
@@ -847,7 +857,8 @@ class _Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def close(self):

@@ -366,6 +366,8 @@ def find_data(path=None, *, download=None, sample=False):
     found, and lets a ``MNISTChecksumError`` from a download through.
     """
     if sample:
+        if path is not None:
+            raise ValueError("pass either a path or sample=True, not both")
         return _sample_source()
     if path is not None:
         return _source_at(path, "path argument")
@@ -492,9 +494,8 @@ def _stamp(path):
 
 def _load_source(source):
     if source.kind == "idx":
-        files = {role: source.files[role] for role in sorted(source.files)}
         try:
-            splits = _cached("idx", tuple(files.values()), lambda: _idx_splits(files))
+            splits = _idx_splits(source.files)
         except MNISTFormatError as err:
             if source.origin.endswith("cache folder"):
                 hinted = type(err)(f"{err} (delete the cache folder {source.path} "
@@ -527,14 +528,15 @@ def _readonly(a):
     return a
 
 
-# (kind, real paths, (size, mtime, inode) of each) -> splits of read-only arrays
+# (kind, real paths, (size, mtime, inode) of each) -> read-only arrays parsed
+# from them: one entry per IDX file, per pickle, for the sample
 _CACHE = {}
-_CACHE_SIZE = 2
+_CACHE_SIZE = 6
 _CACHE_LOCK = threading.Lock()
 
 
 def _cached(kind, paths, read):
-    """The splits parsed from ``paths`` by ``read()``, parsed once per
+    """What ``read()`` parses from ``paths``, parsed once per
     process as long as the files do not change.  Keyed on the real paths
     (a symlink and its target share an entry); errors name the given path."""
     real = tuple(os.path.realpath(p) for p in paths)
@@ -558,7 +560,9 @@ def _cache_clear():
 
 
 def _idx_splits(files):
-    arrays = _read_idx_files(files)
+    """The three splits from the four IDX files (role -> path); each file
+    is parsed once per process while it does not change."""
+    arrays = _read_idx_files(files, cached=True)
     train_x, train_y = arrays["train_images"], arrays["train_labels"]
     return {
         "training": (train_x[:N_TRAINING], train_y[:N_TRAINING]),
@@ -580,11 +584,16 @@ def _wrap(tr_d, va_d, te_d):
 
 
 #### IDX files
-def _read_idx_files(files):
+def _read_idx_files(files, cached=False):
     """Read the four IDX files (role -> path); return read-only uint8 arrays."""
     arrays = {}
     for role, (_names, kind, count) in _IDX_ROLES.items():
-        arrays[role] = _read_idx(files[role], kind, expected_count=count)
+        path = files[role]
+        if cached:
+            arrays[role] = _cached(f"idx-{kind}-{count}", (path,),
+                                   lambda: _read_idx(path, kind, expected_count=count))
+        else:
+            arrays[role] = _read_idx(path, kind, expected_count=count)
     for split in ("train", "test"):
         n_img = len(arrays[f"{split}_images"])
         n_lab = len(arrays[f"{split}_labels"])
