@@ -64,7 +64,6 @@ arrays, so changing what you got back never changes what the next call
 returns.
 """
 
-import argparse
 import gzip
 import hashlib
 import io
@@ -75,8 +74,6 @@ import pickle
 import sys
 import tempfile
 import threading
-import urllib.error
-import urllib.request
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -1088,6 +1085,8 @@ def _normalise_checksums(checksums):
 def _fetch_verified(url, folder, name, md5, size, timeout):
     """Fetch ``url`` into a temporary file in ``folder``; return its path
     if its size and MD5 are right.  On any failure remove it and raise."""
+    import urllib.request   # here, not at the top: it takes ~40 ms to import
+
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
     try:
         digest, total = hashlib.md5(), 0
@@ -1154,7 +1153,7 @@ def download_mnist(dest=None, *, mirrors=None, checksums=None, timeout=30.0, qui
                     break
                 except MNISTChecksumError as err:
                     bad.append(str(err))
-                except (OSError, ValueError, urllib.error.URLError) as err:
+                except (OSError, ValueError) as err:    # URLError is an OSError
                     failures.append(f"{url}: {err}")
                 except Exception as err:   # http.client errors are not OSErrors
                     failures.append(f"{url}: {type(err).__name__}: {err}")
@@ -1184,6 +1183,8 @@ def download_mnist(dest=None, *, mirrors=None, checksums=None, timeout=30.0, qui
 
 #### Command line: python -m vgcore.mnist_loader {info,download,build-sample}
 def _main(argv=None):
+    import argparse
+
     parser = argparse.ArgumentParser(prog="python -m vgcore.mnist_loader",
                                      description="Find, download or sample MNIST.")
     sub = parser.add_subparsers(dest="command", required=True)
