@@ -17,7 +17,6 @@ import shutil
 import socket
 import struct
 import threading
-import time
 import warnings
 from types import SimpleNamespace
 
@@ -271,22 +270,6 @@ def test_in_process_cache_notices_changed_files(mnist_copy, full):
     second = ml.load_data(mnist_copy)
     np.testing.assert_array_equal(second[2][1], changed)
     np.testing.assert_array_equal(second[0][0], full[0][0])
-
-
-@needs_full
-def test_idx_load_is_fast():
-    # CPU time of this process, so other work on the machine does not count.
-    # Measured about 0.5-1 s cold (mostly gzip) and 0.1-0.5 s warm (fresh
-    # float32 arrays) on the 2-core machine; the bounds catch a slow parser.
-    ml._cache_clear()
-    t0 = time.process_time()
-    ml.load_data(MNIST_DIR)
-    cold = time.process_time() - t0
-    t0 = time.process_time()
-    ml.load_data(MNIST_DIR)
-    warm = time.process_time() - t0
-    assert cold < 2.5, cold
-    assert warm < 1.2, warm
 
 
 @pytest.fixture(scope="module")
@@ -769,10 +752,8 @@ def test_bad_idx_files(tmp_path, case, compressed):
             match = "gzipped twice"
     path = tmp_path / f"{case}.idx"
     path.write_bytes(content)
-    t0 = time.perf_counter()
     with pytest.raises(ml.MNISTFormatError, match=match) as info:
         ml._read_idx(path, kind)
-    assert time.perf_counter() - t0 < 1.0
     assert isinstance(info.value, ValueError)
     assert str(path) in str(info.value) and info.value.path == str(path)
 
