@@ -1,0 +1,106 @@
+"""The exceptions and warnings of vgcore.
+
+Every bad argument given to :mod:`vgcore.network2` raises ``TypeError``
+(wrong kind of object: a float where an int is needed, a string where an
+array is needed, a cost that is not a class with ``fn`` and ``delta``) or
+``ValueError`` (right kind, wrong value: a negative size, data of the wrong
+shape, a label out of range).  The messages name the argument and say what
+was expected.  Three documented subclasses let a script tell the cases
+apart:
+
+- :class:`NonFiniteError` (a ``ValueError``): NaN or infinity in data or in
+  the network's parameters, or a result that overflowed float64 (inputs
+  and weights so large that ``w a + b`` is not representable);
+- :class:`NetworkFileError` (a ``ValueError``): :func:`vgcore.network2.load`
+  was given a file that is not a valid network file;
+- :class:`DivergenceError` (a ``FloatingPointError``): training with
+  ``on_divergence="raise"`` drove the parameters or the cost to NaN or
+  infinity.  With the default ``on_divergence="warn"`` the same event is a
+  :class:`DivergenceWarning` (a ``RuntimeWarning``) and training goes on as
+  network2's would.
+"""
+
+__all__ = ["NonFiniteError", "NetworkFileError", "DivergenceWarning", "DivergenceError"]
+
+
+class NonFiniteError(ValueError):
+    """NaN or infinity where finite numbers are required.
+
+    Raised for data (``x``, ``y``, labels) or parameters (``weights``,
+    ``biases``) holding NaN or infinity, and for a result of finite inputs
+    that overflowed float64.
+    """
+
+
+class NetworkFileError(ValueError):
+    """A file given to ``load`` is not a valid network file.
+
+    ``filename`` is the file, ``reason`` says what is wrong with it.
+    """
+
+    def __init__(self, filename, reason):
+        super().__init__(f"{filename}: {reason}")
+        self.filename = filename
+        self.reason = reason
+
+
+class _DivergenceInfo:
+    """Where training first produced NaN or infinity.
+
+    Attributes
+    ----------
+    epoch : int
+        The epoch (0-based, as printed in ``Epoch j training complete``).
+    mini_batch : int or None
+        The mini-batch within the epoch (0-based) whose update produced the
+        first non-finite value; None when it is the monitored cost that is
+        not finite.
+    layer : int or None
+        Index into ``net.weights``/``net.biases`` of the first layer whose
+        parameters are not finite (``layer + 2`` is the book's layer
+        number); None when only the cost is not finite.
+    parameter : str
+        ``"weights"``, ``"biases"`` or ``"cost"``.
+    layers : list of int
+        Every layer whose parameters became non-finite in that mini-batch.
+    """
+
+    def _set_info(self, epoch, mini_batch, layer, parameter, layers, message):
+        self.epoch = epoch
+        self.mini_batch = mini_batch
+        self.layer = layer
+        self.parameter = parameter
+        self.layers = list(layers)
+        self.message = message
+
+
+class DivergenceWarning(RuntimeWarning, _DivergenceInfo):
+    """Training produced NaN or infinity (``on_divergence="warn"``).
+
+    Issued at most once per ``SGD`` call for the parameters and once for
+    the monitored costs; training then goes on as in network2.
+    Attributes as :class:`DivergenceError`.
+    """
+
+    def __init__(self, message, epoch=None, mini_batch=None, layer=None,
+                 parameter=None, layers=()):
+        super().__init__(message)
+        self._set_info(epoch, mini_batch, layer, parameter, layers, message)
+
+
+class DivergenceError(FloatingPointError, _DivergenceInfo):
+    """Training produced NaN or infinity (``on_divergence="raise"``).
+
+    Training stops; the network keeps its last finite parameters, those
+    from just before the mini-batch that produced the non-finite value.
+    Attributes: ``epoch``, ``mini_batch``, ``layer``, ``parameter``,
+    ``layers`` (see :class:`DivergenceWarning`'s base) and ``results``, the
+    tuple of per-epoch monitoring lists ``SGD`` would have returned, for the
+    epochs completed so far.
+    """
+
+    def __init__(self, message, epoch=None, mini_batch=None, layer=None,
+                 parameter=None, layers=(), results=None):
+        super().__init__(message)
+        self._set_info(epoch, mini_batch, layer, parameter, layers, message)
+        self.results = results
