@@ -136,8 +136,9 @@ def _single_thread_blas():
 
 
 def _run_task(task):
-    """One training run; returns ``(task, result, seconds)``."""
+    """One training run; returns ``(task, result, (wall seconds, CPU seconds))``."""
     t0 = time.perf_counter()
+    c0 = time.process_time()
     kind, n_hidden, seed = task["kind"], task["n_hidden"], task["seed"]
     sizes = diag.hidden_sizes(n_hidden)
     if kind == "speed":
@@ -153,7 +154,7 @@ def _run_task(task):
         result = [int(a) for a in acc]
     else:  # pragma: no cover
         raise ValueError(f"unknown task kind {kind!r}")
-    return task, result, time.perf_counter() - t0
+    return task, result, (time.perf_counter() - t0, time.process_time() - c0)
 
 
 def _task_cost(task):
@@ -314,7 +315,9 @@ def run(settings, out, data_spec=None):
                           "epochs": settings.epochs, "n_train": len(Xtr)})
     results = _run_tasks(tasks, data, settings.jobs, settings.progress)
     timing["training"] = time.perf_counter() - t0
-    timing["runs"] = [{"task": _describe(t), "seconds": sec} for t, _, sec in results]
+    timing["runs"] = [{"task": _describe(t), "seconds": sec, "cpu_seconds": cpu}
+                      for t, _, (sec, cpu) in results]
+    timing["training_cpu_all_runs"] = sum(r["cpu_seconds"] for r in timing["runs"])
 
     # speed histories
     speed = {}
