@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from vgcore import chapter5, cli, plots
 from vgcore import diagnostics as diag
@@ -150,31 +151,51 @@ def test_report_embeds_every_figure_and_table(quick_run):
     assert "Welch" in report and "| book" in report
 
 
-def test_results_do_not_depend_on_jobs(tmp_path):
-    """Two seeds, in one process and in two worker processes: identical results."""
-    runs = {}
-    for jobs in (1, 2):
-        out = tmp_path / f"jobs{jobs}"
-        rc = cli.main(["chapter5", "--quick", "--data", "sample", "--seeds", "2",
-                       "--epochs", "1", "--epochs-speed", "5", "--init-seeds", "2", "--jobs", str(jobs),
-                       "--out", str(out), "--no-progress"])
-        assert rc == 0
-        runs[jobs] = json.loads((out / "summary.json").read_text())
-        for k in (2, 3, 4):
-            for seed in (0, 1):
-                runs[jobs][f"h{k}{seed}"] = diag.read_speed_history(
-                    out / f"speed_history_{k}hidden_seed{seed}.json")
-        runs[jobs]["sweep"] = diag.read_depth_sweep(out / "depth_sweep.json")
-    a, b = runs[1], runs[2]
-    assert a["sweep"] == b["sweep"]
-    for key in a:
-        if key.startswith("h"):
-            assert a[key] == b[key], key
-    assert a["depth_sweep"]["depths"] == b["depth_sweep"]["depths"]
-    # two seeds: the Welch tests are made (or say why not)
-    for w in a["depth_sweep"]["welch"]:
+def test_results_do_not_depend_on_jobs():
+    """The same runs in this process and in two worker processes: identical results."""
+    from vgcore import mnist_loader
+
+    (X, y), (Xv, yv), _ = mnist_loader.load_sample()
+    data = {"train": (X[:500], y[:500]), "validation": (Xv[:200], yv[:200]),
+            "probe": (X[:300], y[:300])}
+    tasks = []
+    for seed in (0, 1):
+        tasks += [{"kind": "speed", "n_hidden": k, "seed": seed, "epochs": 4} for k in (2, 4)]
+        tasks += [{"kind": "sweep", "n_hidden": k, "seed": seed, "epochs": 2, "n_train": 500}
+                  for k in (1, 3)]
+    one = chapter5._run_tasks(tasks, data, jobs=1, progress=False)
+    two = chapter5._run_tasks(tasks, data, jobs=2, progress=False)
+    for t, (ta, ra, _), (tb, rb, _) in zip(tasks, one, two):
+        assert ta == tb == t
+        assert ra == rb, t  # bit for bit
+    speeds = [r for t, r, _ in one if t["kind"] == "speed"]
+    assert all(len(h) == 4 for h in speeds)
+    assert speeds[0] != speeds[2]  # different seeds differ
+    sweeps = [r for t, r, _ in one if t["kind"] == "sweep"]
+    assert all(len(a) == 2 and all(0 <= c <= 200 for c in a) for a in sweeps)
+
+
+def test_two_seeds_give_welch_tests(tmp_path):
+    rc = cli.main(["chapter5", "--quick", "--data", "sample", "--seeds", "2",
+                   "--epochs", "1", "--epochs-speed", "3", "--init-seeds", "2",
+                   "--out", str(tmp_path), "--no-progress"])
+    assert rc == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    sweep = diag.read_depth_sweep(tmp_path / "depth_sweep.json")
+    assert sorted((r["hidden_layers"], r["seed"]) for r in sweep["runs"]) == [
+        (k, seed) for k in (1, 2, 3, 4) for seed in (0, 1)]
+    for w in s["depth_sweep"]["welch"]:
         assert w["n_a"] == w["n_b"] == 2
-        assert (w["p"] is not None and 0 <= w["p"] <= 1) or "variance" in w["note"]
+        a = s["depth_sweep"]["depths"][str(w["a"])]["best_accuracy"]
+        b = s["depth_sweep"]["depths"][str(w["b"])]["best_accuracy"]
+        if np.var(a) == 0 and np.var(b) == 0:
+            assert w["p"] is None and "variance" in w["note"]
+        else:
+            t, p = stats.ttest_ind(a, b, equal_var=False)
+            assert w["t"] == pytest.approx(t) and w["p"] == pytest.approx(p)
+    for k in (2, 3, 4):
+        assert s["speed_training"][str(k)]["seeds"] == [0, 1]
+        assert (tmp_path / f"speed_history_{k}hidden_seed1.json").is_file()
 
 
 def test_bad_arguments_are_reported(tmp_path, capsys):
