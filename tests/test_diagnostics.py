@@ -269,3 +269,21 @@ def test_book_values_are_the_specs():
                                         4: [0.003, 0.017, 0.070, 0.285]}
     assert diag.BOOK_BEST_ACCURACY == {1: 96.48, 2: 96.90, 3: 96.57, 4: 96.53}
     assert diag.hidden_sizes(3) == [784, 30, 30, 30, 10]
+
+
+def test_fused_mini_batch_norms_exceed_the_probe_measure_once_trained(probe):
+    """The documented difference: with m = 10, after some training, the
+    per-mini-batch norms are dominated by scatter and exceed the probe set's."""
+    import contextlib
+    import io
+
+    from vgcore import mnist_loader
+
+    (X, y), _, _ = mnist_loader.load_sample()
+    net = diag.make_network([784, 30, 30, 10], 0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        net.SGD((X[:2000], y[:2000]), 2, 10, 0.1, lmbda=5.0, speed_probe=probe,
+                record_minibatch_speeds=True)
+    probe_speeds = np.array(net.speed_history)          # (2 epochs, 2 layers)
+    fused = net.minibatch_speeds.reshape(2, 200, 2)     # (epochs, batches, layers)
+    assert np.all(fused[1].mean(axis=0) > 1.5 * probe_speeds[1])
