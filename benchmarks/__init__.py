@@ -1,0 +1,1 @@
+"""airspeed velocity (asv) benchmark suite of vgcore; see ``benchmarks.py``."""

@@ -1,0 +1,346 @@
+"""asv benchmarks of vgcore: the compiled kernels against the numpy reference.
+
+Every workload is timed twice, once through ``vgcore.kernels`` (the compiled
+core, what ``vgcore.network2`` uses for the built-in costs) and once through
+``vgcore.reference`` (the pure-numpy oracle), as the ``impl`` parameter, so
+the dashboard draws both on one graph.  ``TrackSpeedup`` records the ratio
+``reference time / kernels time`` directly and ``PeakMem`` the peak memory.
+
+Workloads (chapter 5 of *Neural Networks and Deep Learning*):
+
+- ``TimeEpoch``: one SGD epoch over the 50,000 training images, mini-batch
+  10, eta 0.1, lmbda 5.0, float64, for the chapter's depth sweep
+  ``[784,30,10]`` ... ``[784,30,30,30,30,10]`` and for the wider
+  ``[784,100,10]``;
+- ``TimeEpochFloat32``: the same in float32;
+- ``TimeFullBatch``: one step of full-batch gradient descent on the first
+  1,000 images (mini-batch 1,000: what the chapter's 500-epoch learning-speed
+  runs repeat);
+- ``TimeEvaluate``: accuracy and total cost of the 10,000 validation images;
+- ``TimeLearningSpeed``: the chapter's learning-speed measurement,
+  ``mean_nabla_b`` over the first 1,000 training images.
+
+Data: the full MNIST training file from the folder ``$VGCORE_MNIST`` (the
+four IDX ``.gz`` files) when that is set, else deterministic random pixels
+and labels of the same shape (seeded; timings do not depend on the pixel
+values, so the numbers are comparable).  Nothing is ever downloaded.  The
+raw ``uint8`` pixels are read once when the module is imported (asv imports
+it once per run and forks each benchmark from there), and each benchmark's
+``setup`` only converts the slice it needs.
+
+BLAS is limited to one thread (threadpoolctl) in every ``setup`` so the
+ratios are stable and do not depend on what else runs on the machine.
+"""
+import gzip
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - the bench/test extras install it
+    threadpool_limits = None
+
+from vgcore import kernels
+from vgcore import reference as ref
+
+
+IMPLS = ["kernels", "reference"]
+
+#: The chapter's depth sweep plus the wider net, by display name.
+SIZES = {
+    "784-30-10": [784, 30, 10],
+    "784-30-30-10": [784, 30, 30, 10],
+    "784-30-30-30-10": [784, 30, 30, 30, 10],
+    "784-30-30-30-30-10": [784, 30, 30, 30, 30, 10],
+    "784-100-10": [784, 100, 10],
+}
+DEPTH_SWEEP = ["784-30-10", "784-30-30-10", "784-30-30-30-10", "784-30-30-30-30-10"]
+DEEP = ["784-30-30-10", "784-30-30-30-10", "784-30-30-30-30-10"]
+
+N_TRAIN = 50_000        # training split: the first 50,000 images of the file
+N_VALID = 10_000        # validation split: the last 10,000
+N_SMALL = 1_000         # the chapter's learning-speed set: the first 1,000
+ETA, LMBDA = 0.1, 5.0
+
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+def _read_idx_gz(path, header_bytes):
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
+
+
+def _load_raw():
+    """``(pixels (60000, 784) uint8, labels (60000,) int64, source name)``."""
+    d = os.environ.get("VGCORE_MNIST")
+    if d:
+        images = Path(d) / "train-images-idx3-ubyte.gz"
+        labels = Path(d) / "train-labels-idx1-ubyte.gz"
+        if images.is_file() and labels.is_file():
+            pixels = _read_idx_gz(images, 16).reshape(60_000, 784)
+            return pixels, _read_idx_gz(labels, 8).astype(np.int64), "mnist"
+    rng = np.random.default_rng(20_151_205)
+    pixels = rng.integers(0, 256, size=(60_000, 784), dtype=np.uint8)
+    return pixels, rng.integers(0, 10, size=60_000).astype(np.int64), "random"
+
+
+_PIXELS, _LABELS, DATA_SOURCE = _load_raw()
+_CACHE = {}
+
+
+def _split(start, stop, dtype):
+    """Rows ``start:stop`` as ``(X, Y, labels)``: X = pixels / 256, Y one-hot."""
+    key = (start, stop, np.dtype(dtype).str)
+    if key not in _CACHE:
+        X = _PIXELS[start:stop].astype(dtype)
+        X /= dtype(256.0)
+        labels = _LABELS[start:stop]
+        Y = np.zeros((stop - start, 10), dtype=dtype)
+        Y[np.arange(stop - start), labels] = 1
+        _CACHE[key] = (X, Y, labels)
+    return _CACHE[key]
+
+
+def _network(sizes, dtype, seed=0):
+    """network2's default initialisation, from a seeded generator."""
+    rng = np.random.default_rng(seed)
+    biases = [rng.standard_normal((y, 1)).astype(dtype) for y in sizes[1:]]
+    weights = [(rng.standard_normal((y, x)) / np.sqrt(x)).astype(dtype)
+               for x, y in zip(sizes[:-1], sizes[1:])]
+    return weights, biases
+
+
+# ---------------------------------------------------------------------------
+# Workloads: each returns a zero-argument callable doing the timed work
+# ---------------------------------------------------------------------------
+
+def epoch_workload(impl, sizes, dtype=np.float64, n_images=N_TRAIN, mini_batch_size=10):
+    """One SGD epoch over the first ``n_images`` in one fixed shuffled order.
+
+    Every call starts from the same initial weights (copying them costs
+    microseconds), so repeated calls do identical work.
+    """
+    X, Y, _ = _split(0, n_images, dtype)
+    W0, B0 = _network(SIZES[sizes], dtype)
+    order = np.random.default_rng(1).permutation(n_images).astype(np.int64)
+    if impl == "kernels":
+        def run():
+            W = [w.copy() for w in W0]
+            B = [b.copy() for b in B0]
+            kernels.sgd_epoch(W, B, X, Y, order, mini_batch_size, ETA, LMBDA, n_images)
+            return W, B
+    else:
+        def run():  # returns new lists, leaves W0 and B0 alone
+            return ref.sgd_epoch(W0, B0, X, Y, order, mini_batch_size, ETA, LMBDA,
+                                 n=n_images)
+    return run
+
+
+def evaluate_workload(impl, sizes, dtype=np.float64):
+    """Accuracy and total cost (lmbda 5.0) of the 10,000 validation images."""
+    X, Y, labels = _split(N_TRAIN, N_TRAIN + N_VALID, dtype)
+    W, B = _network(SIZES[sizes], dtype)
+    if impl == "kernels":
+        return lambda: kernels.evaluate(W, B, X, Y, LMBDA)
+    return lambda: (ref.accuracy(W, B, X, labels), ref.total_cost(W, B, X, Y, LMBDA))
+
+
+def learning_speed_workload(impl, sizes, dtype=np.float64):
+    """``mean_nabla_b`` over the first 1,000 training images, at initialisation."""
+    X, Y, _ = _split(0, N_SMALL, dtype)
+    W, B = _network(SIZES[sizes], dtype)
+    fn = kernels.mean_nabla_b if impl == "kernels" else ref.mean_nabla_b
+    return lambda: fn(W, B, X, Y)
+
+
+def full_batch_workload(impl, sizes, dtype=np.float64):
+    """One step of full-batch gradient descent on the first 1,000 images."""
+    return epoch_workload(impl, sizes, dtype, n_images=N_SMALL, mini_batch_size=N_SMALL)
+
+
+# ---------------------------------------------------------------------------
+# Benchmarks
+# ---------------------------------------------------------------------------
+
+class _Bench:
+    """Common setup: one BLAS thread."""
+
+    timeout = 600
+
+    def _common_setup(self):
+        self._limits = threadpool_limits(1) if threadpool_limits else None
+
+    def teardown(self, *params):
+        if getattr(self, "_limits", None) is not None:
+            self._limits.restore_original_limits()
+
+
+class TimeEpoch(_Bench):
+    """One epoch, 50,000 images, mini-batch 10, eta 0.1, lmbda 5.0, float64."""
+
+    params = (list(SIZES), IMPLS)
+    param_names = ["sizes", "impl"]
+    # Each call takes 0.1-3 s: one call per sample, no warm-up calls, and
+    # 2 to 5 samples per round (asv's default of at least 2 runs would
+    # double the time of `asv run --quick`).
+    number = 1
+    repeat = (2, 5, 10.0)
+    min_run_count = 1
+    warmup_time = 0
+
+    def setup(self, sizes, impl):
+        self._common_setup()
+        self.run = epoch_workload(impl, sizes, np.float64)
+
+    def time_epoch(self, sizes, impl):
+        self.run()
+
+
+class TimeEpochFloat32(TimeEpoch):
+    """One epoch as in ``TimeEpoch``, in float32."""
+
+    params = (["784-30-10", "784-100-10"], IMPLS)
+
+    def setup(self, sizes, impl):
+        self._common_setup()
+        self.run = epoch_workload(impl, sizes, np.float32)
+
+
+class TimeFullBatch(_Bench):
+    """Full-batch gradient descent step on 1,000 images (mini-batch 1,000)."""
+
+    params = (DEEP, IMPLS)
+    param_names = ["sizes", "impl"]
+
+    def setup(self, sizes, impl):
+        self._common_setup()
+        self.run = full_batch_workload(impl, sizes)
+
+    def time_full_batch(self, sizes, impl):
+        self.run()
+
+
+class TimeEvaluate(_Bench):
+    """Accuracy and cost of the 10,000 validation images."""
+
+    params = (["784-30-10", "784-30-30-30-30-10"], IMPLS)
+    param_names = ["sizes", "impl"]
+
+    def setup(self, sizes, impl):
+        self._common_setup()
+        self.run = evaluate_workload(impl, sizes)
+
+    def time_evaluate(self, sizes, impl):
+        self.run()
+
+
+class TimeLearningSpeed(_Bench):
+    """The chapter's learning speed: ``mean_nabla_b`` on 1,000 images."""
+
+    params = (DEEP, IMPLS)
+    param_names = ["sizes", "impl"]
+
+    def setup(self, sizes, impl):
+        self._common_setup()
+        self.run = learning_speed_workload(impl, sizes)
+
+    def time_mean_nabla_b(self, sizes, impl):
+        self.run()
+
+
+#: Cases for the speed-up and memory benchmarks: name -> (factory, sizes, kw).
+#: The epoch cases of ``TrackSpeedup`` use the first 10,000 images (1,000
+#: mini-batches) instead of 50,000 to keep the reference's share short; the
+#: work per mini-batch, and so the ratio, is the same.
+CASES = {
+    **{f"epoch {s}": (epoch_workload, s, {"n_images": 10_000}) for s in SIZES},
+    **{f"epoch {s} float32": (epoch_workload, s, {"n_images": 10_000, "dtype": np.float32})
+       for s in ["784-30-10", "784-100-10"]},
+    **{f"full-batch {s}": (full_batch_workload, s, {}) for s in DEEP},
+    **{f"evaluate {s}": (evaluate_workload, s, {}) for s in ["784-30-10", "784-30-30-30-30-10"]},
+    **{f"mean_nabla_b {s}": (learning_speed_workload, s, {}) for s in DEEP},
+}
+
+
+def _min_time(fns, min_repeat=3, min_total=0.3, max_repeat=100):
+    """Best time per call of each callable in ``fns``.
+
+    The callables run in turn (interleaved, so a slow phase of the machine
+    hits all of them); each one stops once it has run ``min_repeat`` times
+    and for ``min_total`` seconds in all (or ``max_repeat`` times).
+    """
+    best = [float("inf")] * len(fns)
+    spent = [0.0] * len(fns)
+    runs = [0] * len(fns)
+
+    def done(i):
+        return runs[i] >= max_repeat or (runs[i] >= min_repeat and spent[i] >= min_total)
+
+    while not all(done(i) for i in range(len(fns))):
+        for i, fn in enumerate(fns):
+            if done(i):
+                continue
+            t0 = time.perf_counter()
+            fn()
+            dt = time.perf_counter() - t0
+            best[i] = min(best[i], dt)
+            spent[i] += dt
+            runs[i] += 1
+    return best
+
+
+class TrackSpeedup(_Bench):
+    """Speed-up of the kernels: reference time / kernels time (best of >= 3)."""
+
+    params = [list(CASES)]
+    param_names = ["case"]
+    unit = "ratio"
+    timeout = 600
+
+    def setup(self, case):
+        self._common_setup()
+        factory, sizes, kw = CASES[case]
+        self.kernels = factory("kernels", sizes, **kw)
+        self.reference = factory("reference", sizes, **kw)
+
+    def track_speedup(self, case):
+        t_kernels, t_reference = _min_time([self.kernels, self.reference])
+        return t_reference / t_kernels
+
+
+class PeakMem(_Bench):
+    """Peak resident memory of the process around one call.
+
+    asv's peakmem is the process's maximum RSS, so it includes the
+    interpreter, numpy/scipy and the benchmark data (the raw pixels, about
+    47 MB, and the converted slice); compare kernels with reference, and
+    commits with each other.
+    """
+
+    params = (["epoch 784-30-10 (50,000 images)", "full-batch 784-30-30-30-30-10",
+               "evaluate 784-30-10", "mean_nabla_b 784-30-30-30-30-10"], IMPLS)
+    param_names = ["case", "impl"]
+
+    def setup(self, case, impl):
+        self._common_setup()
+        if case.startswith("epoch"):
+            self.run = epoch_workload(impl, "784-30-10")
+        else:
+            factory, sizes, kw = CASES[case]
+            self.run = factory(impl, sizes, **kw)
+
+    def peakmem_call(self, case, impl):
+        self.run()
+
+
+def track_data_is_full_mnist():
+    """1 when the benchmarks ran on the full MNIST ($VGCORE_MNIST), 0 on random data."""
+    return int(DATA_SOURCE == "mnist")
+
+
+track_data_is_full_mnist.unit = "bool"
