@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The long fuzzing run of issue #6: tests/test_fuzz.py with the hypothesis
+# profile "long" (800 examples per test, over 10,000 cases in all), on a
+# private copy of the tree with its own build of the kernels, so that
+# rebuilding the in-place extension in the shared tree meanwhile cannot
+# pull the library out from under the run.
+#
+#   tools/fuzz_long.sh               # the committed tree (git HEAD)
+#   tools/fuzz_long.sh --worktree    # the working tree
+#   tools/fuzz_long.sh -- -k load    # extra arguments go to pytest
+#
+# Prints hypothesis' statistics (examples tried per test) and pytest's
+# verdict; the results of the recorded run are in docs/robustness.md.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+source=head
+if [[ "${1:-}" == "--worktree" ]]; then source=worktree; shift; fi
+if [[ "${1:-}" == "--" ]]; then shift; fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vgcore-fuzz.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+if [[ $source == head ]]; then
+    git -C "$root" archive HEAD | tar -x -C "$work"
+    echo "== source: git HEAD $(git -C "$root" rev-parse --short HEAD)"
+else
+    tar -C "$root" --exclude=.git --exclude=build --exclude='*.so' --exclude=.venv-ci \
+        --exclude=.pytest_cache -cf - . | tar -x -C "$work"
+    echo "== source: working tree of $root (uncommitted changes included)"
+fi
+cd "$work"
+rm -f src_c/_kernels.c vgcore/_kernels*.so
+mv pyproject.toml pyproject.toml.off     # metadata only; see tools/sanitize.sh
+python setup.py build_ext --inplace > build.log 2>&1 || { cat build.log; exit 1; }
+mv pyproject.toml.off pyproject.toml
+
+export PYTHONPATH="$work" VGCORE_NO_DOWNLOAD=1 VGCORE_FUZZ_PROFILE=long
+python -m pytest -q -p no:cacheprovider tests/test_fuzz.py --hypothesis-show-statistics \
+    --hypothesis-seed="${VGCORE_FUZZ_SEED:-0}" "$@"
