@@ -17,7 +17,8 @@ extensions = [
     Extension(
         "vgcore._kernels",
         sources=["src_c/_kernels.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "src_c"],
+        depends=["src_c/_fwd_avx512.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
     ),

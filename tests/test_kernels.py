@@ -24,6 +24,7 @@ import os
 import numpy as np
 import pytest
 
+from vgcore import _kernels
 from vgcore import kernels as K
 from vgcore import reference as R
 
@@ -33,6 +34,20 @@ COSTS = [CE, QC]
 SIZES = [[4, 3, 2], [5, 4, 3, 2], [6, 5, 4, 4, 3, 2], [1, 1, 1, 1], [3, 1, 1, 2]]
 TOL64 = 1e-12
 TOL32 = 1e-5
+
+
+# ---------------------------------------------------------------------------
+# Both code paths: the hand-written AVX-512 forward product and BLAS
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True, params=["avx512", "blas"])
+def forward_path(request):
+    """Run every test with the AVX-512 forward kernel and with BLAS only."""
+    if request.param == "avx512" and not _kernels.avx512_available():
+        pytest.skip("this CPU has no AVX-512F: only the BLAS path exists here")
+    old = _kernels.set_avx512(request.param == "avx512")
+    yield request.param
+    _kernels.set_avx512(old)
 
 
 # ---------------------------------------------------------------------------
