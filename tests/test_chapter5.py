@@ -191,7 +191,7 @@ def test_two_seeds_give_welch_tests(tmp_path):
         if np.var(a) == 0 and np.var(b) == 0:
             assert w["p"] is None and "variance" in w["note"]
         else:
-            t, p = stats.ttest_ind(a, b, equal_var=False)
+            t, p = stats.ttest_ind(b, a, equal_var=False)  # deeper minus shallower
             assert w["t"] == pytest.approx(t) and w["p"] == pytest.approx(p)
     for k in (2, 3, 4):
         assert s["speed_training"][str(k)]["seeds"] == [0, 1]
@@ -213,20 +213,44 @@ def test_settings_quick_shrinks_everything():
     assert (s.epochs, s.epochs_speed, s.seeds, s.n_train) == (30, 500, [0], None)
 
 
+def test_depth_tests_signs_and_holm():
+    depths = {"1": {"best_accuracy": [96.3, 96.5, 96.4], "mean": 96.4},
+              "2": {"best_accuracy": [97.0, 96.9, 97.1], "mean": 97.0},
+              "3": {"best_accuracy": [96.6, 96.8, 96.7], "mean": 96.7},
+              "4": {"best_accuracy": [96.6, 96.75, 96.7], "mean": 96.68333}}
+    ws = chapter5.depth_tests(depths)
+    assert [(w["a"], w["b"]) for w in ws] == [(1, 2), (2, 3), (3, 4), (2, 4)]
+    for w in ws:
+        assert (w["t"] > 0) == (w["mean_difference"] > 0)
+        t, p = stats.ttest_ind(depths[str(w["b"])]["best_accuracy"],
+                               depths[str(w["a"])]["best_accuracy"], equal_var=False)
+        assert w["t"] == pytest.approx(t) and w["p"] == pytest.approx(p)
+        assert w["p"] <= w["p_holm"] <= 1
+    assert ws[2]["significant_at_5_percent_holm"] is False
+
+
 def test_report_with_significance(quick_run):
     """render_report states the verdicts of the Welch tests when there are p-values."""
     out, _ = quick_run
     s = json.loads((out / "summary.json").read_text())
     s["depth_sweep"]["welch"] = [
-        {"a": 1, "b": 2, "t": -5.0, "p": 0.001, "n_a": 5, "n_b": 5, "note": "",
-         "mean_difference": 0.4, "significant_at_5_percent": True},
-        {"a": 2, "b": 3, "t": 1.0, "p": 0.4, "n_a": 5, "n_b": 5, "note": "",
-         "mean_difference": -0.1, "significant_at_5_percent": False}]
+        {"a": 1, "b": 2, "t": 5.0, "p": 0.001, "p_holm": 0.003, "n_a": 5, "n_b": 5,
+         "note": "", "mean_difference": 0.4},
+        {"a": 2, "b": 3, "t": -3.0, "p": 0.02, "p_holm": 0.04, "n_a": 5, "n_b": 5,
+         "note": "", "mean_difference": -0.3},
+        {"a": 3, "b": 4, "t": -2.0, "p": 0.04, "p_holm": 0.08, "n_a": 5, "n_b": 5,
+         "note": "", "mean_difference": -0.1},
+        {"a": 2, "b": 4, "t": -1.0, "p": 0.4, "p_holm": 0.4, "n_a": 5, "n_b": 5,
+         "note": "", "mean_difference": -0.4}]
     for d in s["depth_sweep"]["depths"].values():
         d["seeds"] = [0, 1, 2, 3, 4]
     report = chapter5.render_report(s)
-    assert "significant (p < 0.05)" in report and "not significant" in report
-    assert "1 vs 2 hidden layers (p = 0.001)" in report
+    assert "significant (Holm-corrected p < 0.05)" in report
+    assert "p < 0.05 uncorrected only" in report and "not significant" in report
+    assert "2 hidden layers better than 1 by 0.40 points (p = 0.001, Holm 0.003)" in report
+    assert "drop beyond two hidden layers" in report
+    s["depth_sweep"]["welch"] = [dict(w, p=0.5, p_holm=1.0) for w in s["depth_sweep"]["welch"]]
+    assert "borne out" in chapter5.render_report(s)
 
 
 def test_plot_functions_directly(tmp_path):

@@ -287,3 +287,10 @@ def test_fused_mini_batch_norms_exceed_the_probe_measure_once_trained(probe):
     probe_speeds = np.array(net.speed_history)          # (2 epochs, 2 layers)
     fused = net.minibatch_speeds.reshape(2, 200, 2)     # (epochs, batches, layers)
     assert np.all(fused[1].mean(axis=0) > 1.5 * probe_speeds[1])
+
+
+def test_holm():
+    assert diag.holm([0.01, None, 0.04, 0.03]) == [0.03, None, pytest.approx(0.06),
+                                                  pytest.approx(0.06)]
+    assert diag.holm([0.5, 0.9]) == [1.0, 1.0]
+    assert diag.holm([None]) == [None]

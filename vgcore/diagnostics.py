@@ -76,7 +76,7 @@ __all__ = [
     "validate_depth_sweep", "read_depth_sweep", "write_depth_sweep",
     "make_network", "first_n", "initial_speeds", "six_neuron_values",
     "speed_history", "speed_ratios", "best_accuracies", "mean_std",
-    "welch_test",
+    "welch_test", "holm",
 ]
 
 #: The chapter's published learning speeds at initialisation, per number
@@ -430,3 +430,20 @@ def welch_test(a, b):
         t, p = stats.ttest_ind(a, b, equal_var=False)
     res["t"], res["p"] = float(t), float(p)
     return res
+
+
+def holm(pvalues):
+    """Holm-Bonferroni adjusted p-values (``None`` entries are kept and skipped).
+
+    With ``m`` tests sorted by ``p``, the ``i``-th smallest (from 0) is
+    adjusted to ``max_{j <= i} min(1, (m - j) p_(j))``; rejecting where the
+    adjusted value is below ``alpha`` controls the family-wise error rate.
+    """
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    m = len(idx)
+    out = [None] * len(pvalues)
+    running = 0.0
+    for rank, i in enumerate(sorted(idx, key=lambda i: pvalues[i])):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out
