@@ -37,7 +37,10 @@ def png_size(path):
 def _env():
     env = dict(os.environ)
     env.update(MPLBACKEND="Agg", VGCORE_NO_DOWNLOAD="1")
-    root = str(Path(__file__).resolve().parents[1])
+    # the subprocess must import the same vgcore as this process (installed
+    # or in place), not whatever happens to be first on its own path
+    import vgcore
+    root = str(Path(vgcore.__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
