@@ -85,10 +85,18 @@ cdef extern from "_fwd_avx512.h" nogil:
                   int m_ahead, const double *WT, double *Z, double *copy)
     void vg_fwd_s(int m, int nin, int P, const float * const *rows,
                   int m_ahead, const float *WT, float *Z, float *copy)
+    void vg_sigmoid_bias_d(int m, int n, int P, const double *b, double *a,
+                           double *zout)
+    void vg_sigmoid_bias_s(int m, int n, int P, const float *b, float *a,
+                           float *zout)
 
 
 #: Rows per block when a whole data set is processed.
 cdef Py_ssize_t BLOCK_ROWS = 256
+
+#: Mini-batches of at most this many rows update the transposed weights with
+#: one GEMM; larger ones form the gradient first (see _sgd_epoch_impl).
+cdef Py_ssize_t SMALL_UPDATE_ROWS = 32
 
 #: Cost codes (``vgcore.kernels`` maps the cost classes to these).
 COST_CROSS_ENTROPY = 0
@@ -190,19 +198,27 @@ cdef inline Py_ssize_t _round16(Py_ssize_t x) noexcept nogil:
 
 cdef Py_ssize_t _layout(NetDims d, Py_ssize_t rows, bint gather, floating *work,
                         floating **WT, floating **A, floating **D,
-                        floating **Dp, floating **Z, floating **sums) noexcept nogil:
+                        floating **Dp, floating **Z, floating **sums,
+                        floating **G) noexcept nogil:
     """Cut ``work`` into the buffers of one call; returns the element count.
 
     ``WT[l]`` (n_l x P_{l+1}), ``A[0]`` (rows x n_0, only if ``gather``),
     ``A[l]`` (rows x P_l), two delta buffers and ``Z`` (rows x max P),
-    ``sums`` (max P).  With ``work == NULL`` only the size is computed.
-    Every buffer starts on a 64-byte boundary.
+    ``sums`` (max P), and ``G`` (the largest n_{l+1} x n_l, only if
+    ``gather`` and ``rows > SMALL_UPDATE_ROWS``).  With ``work == NULL``
+    only the size is computed.  Every buffer starts on a 64-byte boundary.
     """
-    cdef Py_ssize_t off = 0, maxP = 0
+    cdef Py_ssize_t off = 0, maxP = 0, maxW = 0
     cdef int l
     for l in range(1, d.L + 1):
         if d.P[l] > maxP:
             maxP = d.P[l]
+        if d.n[l] * d.n[l - 1] > maxW:
+            maxW = d.n[l] * d.n[l - 1]
+    if gather and rows > SMALL_UPDATE_ROWS:
+        if work != NULL:
+            G[0] = work + off
+        off += _round16(maxW)
     for l in range(d.L):
         if work != NULL:
             WT[l] = work + off
@@ -304,7 +320,13 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
         else:
             _gemm(NO_TRANS, NO_TRANS, nout, m, nin, <floating> 1.0,
                   WT[l], P, A[l], lda, <floating> 0.0, a, P)
-        if z_last != NULL and l == d.L - 1:
+        if _use_avx512:
+            zrow = z_last if l == d.L - 1 else NULL
+            if floating is double:
+                vg_sigmoid_bias_d(<int> m, <int> nout, <int> P, b, a, zrow)
+            else:
+                vg_sigmoid_bias_s(<int> m, <int> nout, <int> P, b, a, zrow)
+        elif z_last != NULL and l == d.L - 1:
             for i in range(m):
                 zrow = a + i * P
                 for j in range(nout):
@@ -362,6 +384,16 @@ cdef void _row_sums(Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
             out[j] += delta[i * P + j]
 
 
+cdef void _add_transposed(Py_ssize_t nout, Py_ssize_t nin, Py_ssize_t P,
+                          floating beta, floating alpha, const floating *G,
+                          floating *WT) noexcept nogil:
+    """``WT[k, j] = beta WT[k, j] + alpha G[j, k]`` (G is ``nout x nin``)."""
+    cdef Py_ssize_t j, k
+    for k in range(nin):
+        for j in range(nout):
+            WT[k * P + j] = beta * WT[k * P + j] + alpha * G[j * nin + k]
+
+
 cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                           const floating *X, const floating *Y,
                           const int64_t *order, Py_ssize_t n_order,
@@ -369,27 +401,44 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                           int cost, double *speeds, floating **WT, floating **A,
                           const floating **rows, floating *work) noexcept nogil:
     """The epoch: see ``sgd_epoch``.  ``work`` is laid out by ``_layout``."""
-    cdef Py_ssize_t k, j, m, nin, nout, ahead, batch = 0
+    cdef Py_ssize_t k, i, j, m, nin, nout, ahead, batch = 0
+    cdef bint consecutive
+    cdef floating *gathered
     cdef int l, L = d.L
     cdef floating *D
     cdef floating *Dp
     cdef floating *Z
+    cdef floating *G = NULL
     cdef floating *tmp
     cdef floating *sums
     cdef floating step, decay
     cdef double nrm, g
-    _layout(d, mbs, True, work, WT, A, &D, &Dp, &Z, &sums)
+    _layout(d, mbs, True, work, WT, A, &D, &Dp, &Z, &sums, &G)
+    gathered = A[0]
     _transpose_in(d, W, WT)
     decay = <floating> (1.0 - eta * (lmbda / n))
     k = 0
     while k < n_order:
         m = mbs if n_order - k >= mbs else n_order - k
         step = <floating> (eta / m)
-        # forward pass; it also gathers the rows X[order[k:k+m]] into A[0]
-        ahead = n_order - k - m
-        if ahead > mbs:
-            ahead = mbs
-        _forward(d, WT, B, A, m, <floating *> NULL, rows, X, order + k, ahead)
+        # consecutive rows (e.g. full-batch gradient descent) are used in
+        # place; otherwise the forward pass also gathers X[order[k:k+m]]
+        # into the workspace (and prefetches the next mini-batch's rows)
+        consecutive = True
+        for i in range(1, m):
+            if order[k + i] != order[k] + i:
+                consecutive = False
+                break
+        if consecutive:
+            A[0] = <floating *> (X + order[k] * d.n[0])
+            _forward(d, WT, B, A, m, <floating *> NULL, rows,
+                     <const floating *> NULL, <const int64_t *> NULL, 0)
+        else:
+            A[0] = gathered
+            ahead = n_order - k - m
+            if ahead > mbs:
+                ahead = mbs
+            _forward(d, WT, B, A, m, <floating *> NULL, rows, X, order + k, ahead)
         _delta_out(cost, m, d.n[L], d.P[L], A[L], Y, order + k, 0, D)
         for l in range(L - 1, -1, -1):
             nin = d.n[l]
@@ -403,12 +452,20 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                 speeds[batch * L + l] = sqrt(nrm) / m
             if l > 0:   # delta of the layer below, with w[l] not yet updated
                 _delta_back(m, nin, nout, d.P[l], d.P[l + 1], WT[l], D, A[l], Dp)
-            # w <- (1 - eta lmbda/n) w - (eta/m) delta^T a_prev, one GEMM
-            # over the padded width P (a multiple of the vector width, which
-            # BLAS handles faster; the padding of delta is zero, so the
-            # padding of WT stays zero)
-            _gemm(NO_TRANS, TRANS, d.P[l + 1], nin, m, -step, D, d.P[l + 1],
-                  A[l], d.P[l], decay, WT[l], d.P[l + 1])
+            # w <- (1 - eta lmbda/n) w - (eta/m) delta^T a_prev
+            if m <= SMALL_UPDATE_ROWS:
+                # one GEMM straight into WT, over the padded width P (a
+                # multiple of the vector width, which BLAS handles faster;
+                # the padding of delta is zero, so WT's stays zero)
+                _gemm(NO_TRANS, TRANS, d.P[l + 1], nin, m, -step, D, d.P[l + 1],
+                      A[l], d.P[l], decay, WT[l], d.P[l + 1])
+            else:
+                # large m: the gradient in network2's layout (BLAS packs
+                # the long operand A faster untransposed), then one pass
+                # WT = decay WT - step G^T
+                _gemm(NO_TRANS, TRANS, nin, nout, m, <floating> 1.0,
+                      A[l], d.P[l], D, d.P[l + 1], <floating> 0.0, G, nin)
+                _add_transposed(nout, nin, d.P[l + 1], decay, -step, G, WT[l])
             for j in range(nout):
                 B[l][j] = B[l][j] - step * sums[j]
             tmp = D
@@ -434,11 +491,12 @@ cdef void _backprop_impl(NetDims d, floating **W, floating **B,
     cdef floating *D
     cdef floating *Dp
     cdef floating *Z
+    cdef floating *G = NULL
     cdef floating *sums
     cdef floating *tmp
     cdef Py_ssize_t r0, m, nin, nout, j
     cdef int l, L = d.L
-    _layout(d, BLOCK_ROWS, False, work, WT, A, &D, &Dp, &Z, &sums)
+    _layout(d, BLOCK_ROWS, False, work, WT, A, &D, &Dp, &Z, &sums, &G)
     _transpose_in(d, W, WT)
     r0 = 0
     while r0 < N:
@@ -477,9 +535,10 @@ cdef void _feedforward_impl(NetDims d, floating **W, floating **B,
     cdef floating *D
     cdef floating *Dp
     cdef floating *Z
+    cdef floating *G = NULL
     cdef floating *sums
     cdef Py_ssize_t r0, m, i, nL = d.n[d.L], P = d.P[d.L]
-    _layout(d, BLOCK_ROWS, False, work, WT, A, &D, &Dp, &Z, &sums)
+    _layout(d, BLOCK_ROWS, False, work, WT, A, &D, &Dp, &Z, &sums, &G)
     _transpose_in(d, W, WT)
     r0 = 0
     while r0 < N:
@@ -501,6 +560,7 @@ cdef void _evaluate_impl(NetDims d, floating **W, floating **B,
     cdef floating *D
     cdef floating *Dp
     cdef floating *Z
+    cdef floating *G = NULL
     cdef floating *sums
     cdef const floating *a
     cdef const floating *y
@@ -508,7 +568,7 @@ cdef void _evaluate_impl(NetDims d, floating **W, floating **B,
     cdef Py_ssize_t r0, m, i, j, nL = d.n[d.L], P = d.P[d.L], ka, ky, correct = 0
     cdef double c = 0.0, dd
     cdef floating va, vy
-    _layout(d, BLOCK_ROWS, False, work, WT, A, &D, &Dp, &Z, &sums)
+    _layout(d, BLOCK_ROWS, False, work, WT, A, &D, &Dp, &Z, &sums, &G)
     _transpose_in(d, W, WT)
     r0 = 0
     while r0 < N:
@@ -594,7 +654,6 @@ cdef class _Net:
         if posix_memalign(&self.work, 64, max(n_elems, 1) * itemsize) != 0:
             self.work = NULL
             raise MemoryError()
-        memset(self.work, 0, max(n_elems, 1) * itemsize)
         self.rows = <void **> malloc(2 * max(rows, 1) * sizeof(void *))
         if self.rows == NULL:
             raise MemoryError()
@@ -634,7 +693,7 @@ cdef int _alloc(_Net net, Py_ssize_t rows, bint gather, floating dummy) except -
     return net.alloc_work(
         _layout(net.dims(), rows, gather, <floating *> NULL, <floating **> NULL,
                 <floating **> NULL, <floating **> NULL, <floating **> NULL,
-                <floating **> NULL, <floating **> NULL),
+                <floating **> NULL, <floating **> NULL, <floating **> NULL),
         sizeof(floating), rows)
 
 
