@@ -126,30 +126,59 @@ def plot_depth_sweep(curves, path, n_validation, book=None, title=None):
     lists of per-epoch accuracy counts.  The line is the mean over seeds;
     with several seeds the band spans the lowest and highest seed.  The
     book's best accuracies, if given (``{n_hidden: percent}``), are drawn
-    as dotted horizontal lines.
+    as dotted horizontal lines.  The main axes zoom on the later epochs,
+    where the depths differ by tenths of a point; an inset shows every
+    epoch on the full range.
     """
     plt, fig, ax = _new_figure()
+    inset = None
+    n_epochs = max(len(c[0]) for c in curves.values())
+    if n_epochs >= 6:
+        inset = ax.inset_axes([0.7, 0.07, 0.28, 0.28])
+    late = []
+    n_seeds = 1
     for i, k in enumerate(sorted(curves)):
         acc = 100.0 * np.asarray(curves[k], dtype=float) / n_validation
         epochs = np.arange(1, acc.shape[1] + 1)
         color = f"C{i}"
         label = f"{k} hidden layer{'s' if k != 1 else ''}"
+        if book and k in book:
+            label += f" (book's best {book[k]:.2f} %)"
+        n_seeds = max(n_seeds, acc.shape[0])
         if acc.shape[0] > 1:
-            label += f" (mean of {acc.shape[0]} seeds)"
-            ax.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.15)
+            ax.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.15,
+                            linewidth=0)
         ax.plot(epochs, acc.mean(0), "-", marker="." if len(epochs) < 40 else None,
                 color=color, label=label)
+        if inset is not None:
+            inset.plot(epochs, acc.mean(0), "-", color=color, linewidth=1)
         if book and k in book:
-            ax.axhline(book[k], color=color, linestyle=":", linewidth=1)
+            ax.axhline(book[k], color=color, linestyle=":", linewidth=1.2)
+        late.append(acc.mean(0)[len(epochs) // 3:])
+    late = np.concatenate(late)
+    lo, hi = float(np.min(late)), float(np.max(late))
+    if book:
+        hi = max(hi, max(book[k] for k in curves if k in book))
+    pad = max(0.15, 0.1 * (hi - lo))
+    top = hi + pad + 0.3 * (hi - lo + 3 * pad)  # headroom for the legend
+    if inset is not None:
+        ax.set_ylim(lo - 3 * pad, min(100.5, top))
+        inset.set_title("all epochs", fontsize=8)
+        inset.tick_params(labelsize=7)
+        inset.grid(True, alpha=0.3)
+    else:
+        ax.set_ylim(max(0.0, lo - 3 * pad), min(100.5, top))
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Validation accuracy (%)")
-    ax.set_title(title or "Validation accuracy by depth"
-                 + (" (dotted: the book's best)" if book else ""))
+    if title is None:
+        title = "Validation accuracy by depth"
+        if n_seeds > 1:
+            title += f": mean of {n_seeds} seeds, band = lowest to highest"
+        if book:
+            title += "\n(dotted: the book's best)"
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
-    lo = np.nanmin([100.0 * np.min(np.asarray(c)[:, min(2, len(c[0]) - 1):]) / n_validation
-                    for c in curves.values()])
-    ax.set_ylim(max(0.0, lo - 1.0), 100.0 if lo > 90 else None)
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
     return _save(plt, fig, path)
 
 
