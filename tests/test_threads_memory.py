@@ -85,3 +85,35 @@ def test_repeated_calls_do_not_leak():
     # each sgd_epoch call alone allocates a ~30 KiB workspace; a leak of it
     # (or of the block workspaces, ~100 KiB) over 300 calls would exceed 8 MiB
     assert grown < 8 * 1024, f"resident memory grew by {grown} KiB"
+
+
+def test_blas_thread_limit_is_restored_after_concurrent_calls():
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="the BLAS limit uses threadpoolctl")
+    before = [d["num_threads"] for d in threadpoolctl.threadpool_info()]
+    nets = [_net_and_data(4, N=300), _net_and_data(5, N=300)]
+
+    def big_calls(ws, bs, X, Y):
+        for _ in range(20):
+            K.sgd_epoch(ws, bs, X, Y, np.arange(300), 100, 0.1, 1.0, 300)
+            K.evaluate(ws, bs, X, Y)
+
+    threads = [threading.Thread(target=big_calls, args=_copy(net)) for net in nets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [d["num_threads"] for d in threadpoolctl.threadpool_info()] == before
+
+
+def test_set_blas_threads():
+    old = K.set_blas_threads(None)
+    try:
+        assert old == 1
+        assert K.set_blas_threads(2) is None
+        for bad in (0, -1, 1.5, True, "1"):
+            with pytest.raises(ValueError):
+                K.set_blas_threads(bad)
+        ws, bs, X, Y = _net_and_data(6, N=100)
+        K.evaluate(ws, bs, X, Y)
+    finally:
+        K.set_blas_threads(old)

@@ -33,17 +33,94 @@ would then be lost.  Arrays that are only read (``X``, ``Y``, and the
 parameters in the other functions) are made C-contiguous with
 ``np.ascontiguousarray`` if they are not (a copy, in the same dtype).
 """
+import contextlib
 import math
 import numbers
+import threading
 
 import numpy as np
 
 from . import _kernels
 from . import reference as ref
 
-__all__ = ["sgd_epoch", "backprop", "feedforward", "evaluate", "mean_nabla_b"]
+__all__ = ["sgd_epoch", "backprop", "feedforward", "evaluate", "mean_nabla_b",
+           "set_blas_threads"]
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+# ---------------------------------------------------------------------------
+# BLAS threads
+# ---------------------------------------------------------------------------
+#
+# The kernels are single-core by design (train several networks in several
+# threads to use several cores).  Their larger matrix products (mini-batches
+# or blocks of more than 32 rows) are big enough for a multi-threaded BLAS
+# to split them, and on a small or busy machine that is much slower: on the
+# 2-CPU development machine, shared with other processes, an epoch of
+# [784,100,10] with mini-batches of 100 took 1.55 s with OpenBLAS's default
+# 2 threads against 0.08 s with 1.  So, during such calls, the BLAS
+# libraries are limited to ``set_blas_threads(n)`` threads (default 1),
+# through threadpoolctl when it is installed (without it BLAS is left
+# alone).  The limit is process-wide while any such call runs (a counter
+# restores the previous setting when the last one returns).
+
+_BIG_ROWS = 32
+_blas_threads = 1
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved = None
+_controller = None          # threadpoolctl.ThreadpoolController, False if unavailable
+
+
+def set_blas_threads(n):
+    """Limit BLAS to ``n`` threads during the kernels' larger calls (None: never).
+
+    Returns the previous setting.  The default, 1, is right for the
+    single-core kernels; ``None`` leaves the BLAS thread count alone.
+    """
+    global _blas_threads
+    if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
+        raise ValueError(f"n must be None or an int >= 1, got {n!r}")
+    old, _blas_threads = _blas_threads, (None if n is None else int(n))
+    return old
+
+
+def _get_controller():
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _controller = ThreadpoolController().select(user_api="blas")
+        except Exception:           # not installed, or no BLAS it knows
+            _controller = False
+    return _controller
+
+
+@contextlib.contextmanager
+def _blas_limit(big):
+    """Within the block, BLAS uses ``_blas_threads`` threads (if ``big``)."""
+    global _blas_users, _blas_saved
+    n = _blas_threads
+    ctl = _get_controller() if (big and n is not None) else False
+    if not ctl:
+        yield
+        return
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved = [lib.num_threads for lib in ctl.lib_controllers]
+            for lib in ctl.lib_controllers:
+                lib.set_num_threads(n)
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for lib, saved in zip(ctl.lib_controllers, _blas_saved):
+                    lib.set_num_threads(saved)
+                _blas_saved = None
 
 
 # ---------------------------------------------------------------------------
@@ -236,8 +313,9 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
             raise ValueError("speeds must be C-contiguous and writeable")
         if any(np.may_share_memory(speeds, p) for p in ws + bs):
             raise ValueError("speeds must not share memory with weights/biases")
-    _kernels.sgd_epoch(ws, bs, X, Y, order, mini_batch_size, eta, lmbda, n,
-                       code, speeds)
+    with _blas_limit(mini_batch_size > _BIG_ROWS):
+        _kernels.sgd_epoch(ws, bs, X, Y, order, mini_batch_size, eta, lmbda, n,
+                           code, speeds)
 
 
 def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
@@ -251,7 +329,8 @@ def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     nabla_w = [np.zeros(w.shape, dtype=X.dtype) for w in ws]
     nabla_b = [np.zeros((w.shape[0], 1), dtype=X.dtype) for w in ws]
-    _kernels.backprop(ws, bs, X, Y, code, nabla_w, [nb.reshape(-1) for nb in nabla_b])
+    with _blas_limit(X.shape[0] > _BIG_ROWS):
+        _kernels.backprop(ws, bs, X, Y, code, nabla_w, [nb.reshape(-1) for nb in nabla_b])
     return nabla_b, nabla_w
 
 
@@ -259,7 +338,8 @@ def feedforward(weights, biases, X):
     """Network outputs ``a^L`` for every row of ``X``: an ``(N, n_L)`` array."""
     ws, bs, X, _ = _prepare(weights, biases, X, None, need_y=False)
     out = np.empty((X.shape[0], ws[-1].shape[0]), dtype=X.dtype)
-    _kernels.feedforward(ws, bs, X, out)
+    with _blas_limit(X.shape[0] > _BIG_ROWS):
+        _kernels.feedforward(ws, bs, X, out)
     return out
 
 
@@ -277,7 +357,8 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     lmbda = _check_real("lmbda", lmbda)
     N = X.shape[0]
-    correct, c = _kernels.evaluate(ws, bs, X, Y, code)
+    with _blas_limit(N > _BIG_ROWS):
+        correct, c = _kernels.evaluate(ws, bs, X, Y, code)
     if N == 0:
         return 0, float("nan")
     l2 = sum(float(np.sum(w * w)) for w in ws)
@@ -296,5 +377,6 @@ def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     if N == 0:
         raise ValueError("X must have at least one row to average over")
     sums = [np.zeros(w.shape[0], dtype=np.float64) for w in ws]
-    _kernels.mean_nabla_b(ws, bs, X, Y, code, sums)
+    with _blas_limit(N > _BIG_ROWS):
+        _kernels.mean_nabla_b(ws, bs, X, Y, code, sums)
     return [s / N for s in sums]
