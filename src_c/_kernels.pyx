@@ -44,11 +44,21 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   - summed gradient ``nabla_w += D^T A`` (``backprop``) in network2's own
     layout -> ``gemm('N', 'T')`` on (A, D).
 * ``sgd_epoch`` does a whole epoch without returning to Python: for each
-  mini-batch it gathers the rows ``X[order[k:k+m]]`` into the workspace,
-  runs the forward pass, the output error, and the backward pass in which
-  ``delta_l`` is computed from ``w_{l+1}`` BEFORE ``w_{l+1}`` is updated.
-  The bias gradient (row sums of ``delta``) is computed once and used for
-  the bias update and for the optional learning-speed output.
+  mini-batch it runs the forward pass, the output error, and the backward
+  pass in which ``delta_l`` is computed from ``w_{l+1}`` BEFORE ``w_{l+1}``
+  is updated.  The bias gradient (row sums of ``delta``) is computed once
+  and used for the bias update and for the optional learning-speed output.
+  The rows ``X[order[k:k+m]]`` are gathered into the workspace by the
+  forward kernel itself while it computes (and it prefetches the next
+  mini-batch's rows): the gather of randomly ordered rows is bound by
+  memory bandwidth and was ~20% of an epoch as a separate copy.  Rows that
+  are consecutive in ``X`` (full-batch gradient descent) are used in place.
+  Mini-batches of more than ``SMALL_UPDATE_ROWS`` rows form the gradient in
+  network2's layout first (BLAS packs the long operand faster that way)
+  and add it transposed.
+* With AVX-512 the sigmoid is vectorised too, with its own ``exp`` (1-2
+  ulp; the formula is still ``reference.sigmoid``'s); otherwise it is the
+  scalar ``_sigmoid`` below with the C library's ``exp``.
 * Nothing is allocated per mini-batch: one 64-byte aligned workspace per
   call (``posix_memalign``), owned by a ``_Net`` object that frees it
   whatever happens.  No global state is written during a call, so two
@@ -63,9 +73,9 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
 * Measured and rejected (kept out of the code): hand-written kernels in
   network2's layout (dot products with horizontal sums: slower than BLAS
   here), a hand-written update in the transposed layout (slower than
-  BLAS's), and software prefetch of the next mini-batch's rows (the gather
-  of random rows is bound by memory bandwidth; prefetching only moved the
-  stall).
+  BLAS's), and a burst of software prefetches of the next mini-batch's
+  rows before or after the forward pass (it only moved the stall; spread
+  over the forward kernel's arithmetic, as now, it pays).
 """
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt

@@ -24,6 +24,10 @@ Data types: the dtype of ``X`` decides: float64 (the default, network2's
 precision) or float32 (about twice as fast).  ``weights``, ``biases`` and
 ``Y`` must have that same dtype; nothing is converted silently.
 
+BLAS threads: the kernels are single-core by design; during calls with
+large products they limit BLAS to :func:`set_blas_threads` threads
+(default 1; see the comment below).
+
 Validation happens HERE, before any compiled code touches memory.  Wrong
 shapes, dtypes, out-of-range indices and so on raise ``ValueError`` or
 ``TypeError`` naming the argument.  Arrays that a function writes in place
