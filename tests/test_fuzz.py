@@ -32,7 +32,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -65,14 +65,22 @@ def quiet():
 
 
 def attempt(fn, allowed=ALLOWED):
-    """``(True, result)`` or ``(False, exception)`` for an allowed exception."""
+    """``(True, result)`` or ``(False, exception)`` for an allowed exception.
+
+    The outcome is recorded as a hypothesis ``event``, so that
+    ``--hypothesis-show-statistics`` shows how many calls succeeded and
+    how many were refused, and with which exception.
+    """
     try:
         with quiet():
-            return True, fn()
+            out = fn()
     except allowed as e:
         assert str(e), f"{type(e).__name__} without a message"
         note(f"raised {type(e).__name__}: {e}")
+        event(f"raised {type(e).__name__}")
         return False, e
+    event("succeeded")
+    return True, out
 
 
 def finite(a):
@@ -174,9 +182,9 @@ class MyCrossEntropy:
 
 
 @st.composite
-def example_x(draw, n_in, bad):
+def example_x(draw, n_in, bad, shape=None):
     if not bad:
-        shape = draw(st.sampled_from([(n_in, 1), (n_in,)]))
+        shape = shape or draw(st.sampled_from([(n_in, 1), (n_in,)]))
         return draw(hnp.arrays(np.float64, shape, elements=st.floats(-5, 5)))
     shape = draw(st.sampled_from([(n_in, 1), (n_in,), (n_in + 1, 1), (1, n_in), (),
                                   (n_in, 2), (n_in, 1, 1)]))
@@ -220,7 +228,8 @@ def datasets(draw, n_in, n_out, labels=None, allow_bad=True):
             lab = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, n_out - 1)))
             T = lab if labels else np.eye(n_out)[lab]
         return (X, T)
-    pairs = [(draw(example_x(n_in, bad and draw(st.booleans()))),
+    x_shape = draw(st.sampled_from([(n_in, 1), (n_in,)]))     # one shape for a data set
+    pairs = [(draw(example_x(n_in, bad and draw(st.booleans()), x_shape)),
               draw(example_y(n_out, bad and draw(st.booleans()), labels)))
              for _ in range(n)]
     if bad and pairs and draw(st.booleans()):
@@ -261,8 +270,14 @@ def test_fuzz_feedforward(data, net):
     k = data.draw(st.integers(0, 3))
     shape = data.draw(st.sampled_from([(n_in, 1), (n_in,), (n_in, k), (n_in + 1, 1),
                                        (1, n_in), (), (n_in, 1, 1)]))
-    a = data.draw(st.one_of(arrays_of(shape),
-                            hnp.arrays(np.float64, shape, elements=st.floats(-10, 10))))
+    if data.draw(st.booleans()):      # valid input in any layout and real dtype
+        shape = data.draw(st.sampled_from([(n_in, 1), (n_in,), (n_in, k)]))
+        a = data.draw(hnp.arrays(data.draw(st.sampled_from([np.float64, np.float32, np.int16,
+                                                            np.uint8])), shape,
+                                 elements=st.integers(0, 100)))
+    else:
+        a = data.draw(st.one_of(arrays_of(shape),
+                                hnp.arrays(np.float64, shape, elements=st.floats(-10, 10))))
     a = data.draw(layouts(a))
     ok, out = attempt(lambda: net.feedforward(a))
     if ok:
@@ -294,20 +309,34 @@ def test_fuzz_backprop(data, net):
 etas = st.one_of(st.floats(0, 5), anyfloat, st.sampled_from([0, 1, -1, "0.1", None, True]))
 lmbdas = st.one_of(st.floats(0, 10), anyfloat, st.sampled_from([0, 5, -1, None]))
 counts = st.one_of(st.integers(-1, 4), st.sampled_from([1.0, True, None, "2", np.int64(2)]))
+# valid values, including ones that make training diverge
+good_etas = st.one_of(st.floats(0, 5), st.sampled_from([0, 1, 1e3, 1e6, 1e300]))
+good_lmbdas = st.one_of(st.floats(0, 10), st.sampled_from([0, 5, 1e5, 1e200]))
+
+
+def corrupted(data, *names):
+    """None (everything valid, half of the time) or the one argument to break."""
+    return data.draw(st.sampled_from([None] * len(names) + list(names)))
 
 
 @fuzz
 @given(data=st.data(), net=networks())
 def test_fuzz_sgd(data, net):
     n_in, n_out = net.sizes[0], net.sizes[-1]
-    training = data.draw(datasets(n_in, n_out))
-    evaluation = data.draw(st.one_of(st.none(), datasets(n_in, n_out)))
-    epochs = data.draw(counts)
-    mbs = data.draw(st.one_of(st.integers(-1, 15), counts))
-    eta, lmbda = data.draw(etas), data.draw(lmbdas)
+    bad = corrupted(data, "training", "evaluation", "epochs", "mbs", "eta", "lmbda",
+                    "early", "probe")
+    training = data.draw(datasets(n_in, n_out, allow_bad=bad == "training"))
+    evaluation = data.draw(datasets(n_in, n_out, allow_bad=bad == "evaluation"))
+    if bad == "evaluation" and data.draw(st.booleans()):
+        evaluation = None
+    epochs = data.draw(counts if bad == "epochs" else st.integers(0, 3))
+    mbs = data.draw(st.one_of(st.integers(-1, 15), counts) if bad == "mbs"
+                    else st.integers(1, 15))
+    eta = data.draw(etas if bad == "eta" else good_etas)
+    lmbda = data.draw(lmbdas if bad == "lmbda" else good_lmbdas)
     flags = data.draw(st.lists(st.booleans(), min_size=4, max_size=4))
-    early = data.draw(st.one_of(st.just(0), counts))
-    probe = data.draw(st.one_of(st.none(), datasets(n_in, n_out, allow_bad=False)))
+    early = data.draw(counts if bad == "early" else st.integers(0, 2))
+    probe = data.draw(st.one_of(st.none(), datasets(n_in, n_out, allow_bad=bad == "probe")))
     record = data.draw(st.booleans()) and net.cost is not MyCrossEntropy
     before = [a.copy() for a in net.weights + net.biases]
     ok, out = attempt(lambda: net.SGD(
@@ -340,11 +369,15 @@ def test_fuzz_sgd(data, net):
 @given(data=st.data(), net=networks())
 def test_fuzz_update_mini_batch(data, net):
     n_in, n_out = net.sizes[0], net.sizes[-1]
-    batch = data.draw(datasets(n_in, n_out))
-    n = data.draw(st.one_of(st.integers(-1, 100), counts))
+    bad = corrupted(data, "batch", "n", "eta", "lmbda")
+    batch = data.draw(datasets(n_in, n_out, allow_bad=bad == "batch"))
+    n = data.draw(st.one_of(st.integers(-1, 100), counts) if bad == "n"
+                  else st.integers(1, 100))
+    eta = data.draw(etas if bad == "eta" else good_etas)
+    lmbda = data.draw(lmbdas if bad == "lmbda" else good_lmbdas)
     before = [a.copy() for a in net.weights + net.biases]
-    ok, out = attempt(lambda: net.update_mini_batch(batch, data.draw(etas), data.draw(lmbdas),
-                                                    n, on_divergence="raise"),
+    ok, out = attempt(lambda: net.update_mini_batch(batch, eta, lmbda, n,
+                                                    on_divergence="raise"),
                       allowed=ALLOWED + (DivergenceError,))
     if ok:
         assert out is None and all_finite(net)
@@ -360,10 +393,11 @@ def test_fuzz_update_mini_batch(data, net):
 @given(data=st.data(), net=networks())
 def test_fuzz_evaluation(data, net):
     n_in, n_out = net.sizes[0], net.sizes[-1]
-    d = data.draw(datasets(n_in, n_out))
+    bad = corrupted(data, "data", "lmbda")
+    d = data.draw(datasets(n_in, n_out, allow_bad=bad == "data"))
     which = data.draw(st.sampled_from(["accuracy", "total_cost", "mean_nabla_b",
                                        "learning_speeds"]))
-    lmbda = data.draw(lmbdas)
+    lmbda = data.draw(lmbdas if bad == "lmbda" else good_lmbdas)
     convert = data.draw(st.booleans())
     ok, out = attempt({"accuracy": lambda: net.accuracy(d, convert),
                        "total_cost": lambda: net.total_cost(d, lmbda, convert),
@@ -394,11 +428,15 @@ def test_fuzz_replaced_parameters(data, net):
     which = data.draw(st.sampled_from(["weights", "biases"]))
     l = data.draw(st.integers(0, L - 1))
     good = getattr(net, which)[l]
-    shape = data.draw(st.sampled_from([good.shape, good.shape, good.shape[::-1],
-                                       (good.shape[0],), (good.shape[0] + 1, good.shape[1]),
-                                       ()]))
-    new = data.draw(st.one_of(arrays_of(shape),
-                              hnp.arrays(np.float64, shape, elements=st.floats(-3, 3))))
+    if data.draw(st.booleans()):      # valid values in another layout or dtype
+        new = data.draw(hnp.arrays(data.draw(st.sampled_from([np.float64, np.float32,
+                                                              np.int8, np.longdouble])),
+                                   good.shape, elements=st.integers(-3, 3)))
+    else:
+        shape = data.draw(st.sampled_from([good.shape, good.shape[::-1], (good.shape[0],),
+                                           (good.shape[0] + 1, good.shape[1]), ()]))
+        new = data.draw(st.one_of(arrays_of(shape),
+                                  hnp.arrays(np.float64, shape, elements=st.floats(-3, 3))))
     getattr(net, which)[l] = data.draw(layouts(new))
     x = np.full((net.sizes[0], 1), 0.5)
     pairs = [(x, 0)]
