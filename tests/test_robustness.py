@@ -212,6 +212,8 @@ BAD_DATA = {
     "y NaN": ([(_x, col(np.nan, 1))], NonFiniteError, "NaN or infinity"),
     "y strings": ([(_x, np.array([["a"], ["b"]]))], TypeError, "real numbers"),
     "y mixes labels and vectors": ([(_x, 0), (_x, ONE_HOT)], ValueError, "mix int labels"),
+    "y shapes differ": ([(_x, ONE_HOT), (_x, ONE_HOT[:, 0])], ValueError,
+                        "outputs y do not all have the same shape"),
     "fast path: X too wide": ((np.zeros((3, 5)), np.zeros(3, dtype=int)), ValueError,
                               "4 columns"),
     "fast path: X 1-D": ((np.zeros(4), np.zeros(1, dtype=int)), ValueError, "2-D"),

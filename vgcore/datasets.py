@@ -152,11 +152,15 @@ def _from_pairs(data, n_in, n_out, name):
         ts = [np.asarray(y) for y in ys]
     except (ValueError, TypeError):
         raise ValueError(f"{name}: the outputs y are not all arrays of numbers") from None
-    shapes = {t.shape for t in ts}
-    if len(shapes) > 1 or shapes.pop() not in ((n_out, 1), (n_out,)):
-        bad = next(t.shape for t in ts if t.shape not in ((n_out, 1), (n_out,)))
+    wrong = [t.shape for t in ts if t.shape not in ((n_out, 1), (n_out,))]
+    if wrong:
         raise ValueError(f"{name}: each output y must be an int label or a ({n_out}, 1) "
-                         f"vector (the network's sizes[-1] = {n_out} outputs), got shape {bad}")
+                         f"vector (the network's sizes[-1] = {n_out} outputs), got shape "
+                         f"{wrong[0]}")
+    shapes = {t.shape for t in ts}
+    if len(shapes) > 1:
+        raise ValueError(f"{name}: the outputs y do not all have the same shape (found "
+                         f"{sorted(shapes)}); each must be a ({n_out}, 1) vector")
     return X, np.stack(ts).reshape(len(ts), n_out)
 
 
