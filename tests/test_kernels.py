@@ -179,6 +179,28 @@ def test_float32_epoch(sizes, cost):
     assert_lists_close(kb, rb, TOL32)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mbs", [7, 13, 40], ids=lambda m: f"mb{m}")
+@pytest.mark.parametrize("sizes", [[40, 33, 17, 9], [70, 100, 10], [50, 64, 48, 16]], ids=str)
+def test_wide_layers(sizes, mbs, dtype):
+    """Widths that exercise every block shape of the AVX-512 forward kernel
+    (padded widths of 1 to 4 vectors, several chunks, 5- and 6-row blocks)."""
+    ws, bs = make_net(sizes, dtype=dtype)
+    X, Y = make_data(sizes, 80, dtype=dtype)
+    order = np.random.default_rng(7).permutation(80)
+    w64, b64 = copy(ws, np.float64), copy(bs, np.float64)
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    rw, rb = R.sgd_epoch(w64, b64, X64, Y64, order, mbs, 0.5, 2.0, n=80)
+    kw, kb = copy(ws), copy(bs)
+    K.sgd_epoch(kw, kb, X, Y, order, mbs, 0.5, 2.0, 80)
+    tol = TOL64 if dtype == np.float64 else TOL32
+    assert_lists_close(kw + kb, rw + rb, tol)
+    assert relerr(K.feedforward(kw, kb, X), R.feedforward(rw, rb, X64)) <= tol
+    nb, nw = K.backprop(kw, kb, X, Y)
+    rnb, rnw = R.backprop(copy(kw, np.float64), copy(kb, np.float64), X64, Y64)
+    assert_lists_close(nb + nw, rnb + rnw, tol)
+
+
 # ---------------------------------------------------------------------------
 # speeds
 # ---------------------------------------------------------------------------
