@@ -365,7 +365,13 @@ def _eval_case(data, repeat, per_example, rates, dtype="float64", lmbda=5.0):
 
 
 def _threads_case(data, n_train, repeat):
-    """Two threads training two separate networks vs one network alone."""
+    """Two threads training two separate networks vs one network alone.
+
+    Besides the wall times, each thread's own CPU time is recorded: if the
+    kernels serialised (GIL, locks) or the two threads slowed each other
+    down, the per-thread CPU time would grow; on a machine with two free
+    cores the wall time of two networks then equals that of one.
+    """
     import numpy as np
     from . import kernels
 
@@ -373,27 +379,34 @@ def _threads_case(data, n_train, repeat):
     X, Y = data["X"][np.float64][:n_train], data["Y"][np.float64][:n_train]
     order = np.random.default_rng(2).permutation(n_train)
     w0, b0 = _init_net(sizes, np.float64)
+    cpu = {}
 
-    def train(p):
+    def train(p, key=None):
+        c0 = time.thread_time()
         kernels.sgd_epoch(p[0], p[1], X, Y, order, mbs, 0.1, 5.0, n_train)
+        if key is not None:
+            cpu.setdefault(key, []).append(time.thread_time() - c0)
 
     def one(_):
         train((_copy(w0), _copy(b0)))
 
     def two(_):
         nets = [(_copy(w0), _copy(b0)) for _ in range(2)]
-        ts = [threading.Thread(target=train, args=(p,)) for p in nets]
+        ts = [threading.Thread(target=train, args=(p, i)) for i, p in enumerate(nets)]
         for t in ts:
             t.start()
         for t in ts:
             t.join()
 
-    t1 = _median_time(one, repeat)[0]
+    t1, c1 = _median_time(one, repeat)
     t2 = _median_time(two, repeat)[0]
+    c2 = statistics.median(cpu[0] + cpu[1])
     return {"case": "two threads", "sizes": sizes, "mini_batch_size": mbs,
             "work": f"1 epoch of {n_train:,} per network",
             "one_network_s": t1, "two_networks_two_threads_s": t2,
-            "two_over_one": t2 / t1}
+            "two_over_one": t2 / t1,
+            "one_network_cpu_s": c1, "per_thread_cpu_s_when_two": c2,
+            "per_thread_cpu_over_one": c2 / c1}
 
 
 def _memory_case(data, n_train, epochs):
@@ -508,7 +521,9 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
         R.append(t)
         out(f"two threads, two networks ([784,30,10] mb10, {t['work']}): "
             f"{t['two_networks_two_threads_s']:.3f} s vs one network alone "
-            f"{t['one_network_s']:.3f} s: ratio {t['two_over_one']:.2f}")
+            f"{t['one_network_s']:.3f} s: ratio {t['two_over_one']:.2f}; CPU time "
+            f"per thread {t['per_thread_cpu_s_when_two']:.3f} s vs "
+            f"{t['one_network_cpu_s']:.3f} s alone: ratio {t['per_thread_cpu_over_one']:.2f}")
         m = _memory_case(data, 5_000, 30)
         R.append(m)
         out(f"resident memory, {m['work']}: before {m['rss_before_kib']} KiB, "
