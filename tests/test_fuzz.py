@@ -331,7 +331,8 @@ def test_fuzz_sgd(data, net):
         evaluation = None
     epochs = data.draw(counts if bad == "epochs" else st.integers(0, 3))
     mbs = data.draw(st.one_of(st.integers(-1, 15), counts) if bad == "mbs"
-                    else st.integers(1, 15))
+                    else st.one_of(st.integers(1, 15),
+                                   st.sampled_from([10**9, 2**62, 2**63, 10**30])))
     eta = data.draw(etas if bad == "eta" else good_etas)
     lmbda = data.draw(lmbdas if bad == "lmbda" else good_lmbdas)
     flags = data.draw(st.lists(st.booleans(), min_size=4, max_size=4))
@@ -600,7 +601,9 @@ def test_fuzz_kernels_layer(data):
     elif what == "order 2-D":
         order = order.reshape(-1, 1)
     elif what == "mbs":
-        mbs = data.draw(st.sampled_from([0, -1, 2.0, True, None, 2**63]))
+        # (huge sizes are a known gap of this layer, tested in a subprocess by
+        # test_robustness.py::test_kernel_sgd_epoch_survives_a_huge_mini_batch_size)
+        mbs = data.draw(st.sampled_from([0, -1, 2.0, True, None, "1", 1.5]))
     elif what == "n":
         n = data.draw(st.sampled_from([0, -1.0, float("nan"), float("inf"), "1", None]))
     elif what == "eta":

@@ -399,6 +399,53 @@ def test_sgd_accepts_numpy_scalars_and_edge_values(capsys):
     assert net.SGD(good_pairs(), 0, 1, 0.0) == ([], [], [], [])   # zero epochs
 
 
+@pytest.mark.parametrize("huge", [10**9, 2**62, 2**63, 10**30])
+def test_sgd_with_a_mini_batch_larger_than_the_data_takes_full_batch_steps(huge, capsys):
+    nets = []
+    for mbs in (12, huge):
+        net = make_net()
+        random.seed(1)
+        net.SGD(good_pairs(12), 3, mbs, 0.5, lmbda=0.1, record_minibatch_speeds=True)
+        nets.append(net)
+    assert same_params(nets[1], params(nets[0]))
+    assert nets[1].minibatch_speeds.shape == (3, 1)
+
+
+_HUGE_BATCH_KERNEL = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {root!r})
+    import numpy as np
+    from vgcore import kernels
+    rng = np.random.default_rng(0)
+    W = [rng.standard_normal((3, 4)), rng.standard_normal((2, 3))]
+    B = [np.zeros((3, 1)), np.zeros((2, 1))]
+    X = rng.random((5, 4))
+    Y = np.eye(2)[[0, 1, 0, 1, 0]]
+    try:
+        kernels.sgd_epoch(W, B, X, Y, np.arange(5), {mbs}, 0.1, 0.0, 5.0)
+        print("ok")
+    except (ValueError, TypeError) as e:
+        print("refused")
+""")
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "GAP in vgcore.kernels.sgd_epoch / src_c/_kernels.pyx (kernels engineer): "
+    "mini_batch_size is only checked to be >= 1; the workspace is sized for "
+    "mini_batch_size rows, not min(mini_batch_size, len(order)), and "
+    "_Net.alloc_work computes 2*rows*sizeof(void*) and n_elems*itemsize without "
+    "an overflow check: 2**62 corrupts the heap (glibc aborts: 'free(): invalid "
+    "next size'), 10**9..2**63-1 raise MemoryError for 5 rows of data, >= 2**63 "
+    "raises OverflowError. network2 is not affected (it passes min(m, n))."))
+@pytest.mark.parametrize("mbs", [2**62, 10**12, 2**63])
+def test_kernel_sgd_epoch_survives_a_huge_mini_batch_size(mbs, tmp_path):
+    script = tmp_path / "huge_batch.py"
+    script.write_text(_HUGE_BATCH_KERNEL.format(root=ROOT, mbs=mbs))
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert r.returncode == 0, f"the process died: {r.returncode} {r.stderr[-300:]}"
+    assert r.stdout.strip() in ("ok", "refused"), r.stdout + r.stderr[-300:]
+
+
 @pytest.mark.parametrize("eta,lmbda,n,exc,match", [
     (0.1, 0.0, 0, ValueError, "n must be >= 1"),
     (0.1, 0.0, -5, ValueError, "n must be >= 1"),

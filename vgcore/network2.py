@@ -420,6 +420,9 @@ class Network:
         if monitor_training_accuracy:
             require_labels(train, "training_data")
         n = len(train)
+        # a mini-batch larger than the data is the whole data: the same
+        # steps, without asking the kernels for a workspace of that size
+        mini_batch_size = min(mini_batch_size, n)
         needs_eval = bool(monitor_evaluation_cost or monitor_evaluation_accuracy
                           or early_stopping_n)
         evaluation = None
