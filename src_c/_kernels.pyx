@@ -80,6 +80,7 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
 from libc.stdint cimport int64_t
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -661,6 +662,10 @@ cdef class _Net:
 
     cdef int alloc_work(self, Py_ssize_t n_elems, size_t itemsize,
                         Py_ssize_t rows) except -1:
+        if (n_elems < 0 or rows < 0
+                or <size_t> n_elems > PY_SSIZE_T_MAX // itemsize
+                or <size_t> rows > PY_SSIZE_T_MAX // (2 * sizeof(void *))):
+            raise MemoryError("workspace size overflows")
         if posix_memalign(&self.work, 64, max(n_elems, 1) * itemsize) != 0:
             self.work = NULL
             raise MemoryError()
@@ -719,6 +724,8 @@ def sgd_epoch(list weights, list biases, const floating[:, ::1] X,
     cdef const floating *yp = &Y[0, 0]
     if n_order == 0:
         return
+    if mini_batch_size > n_order:   # the same steps; no rows that do not exist
+        mini_batch_size = n_order
     if speeds is not None:
         sp = &speeds[0, 0]
     _alloc(net, mini_batch_size, True, <floating> 0)

@@ -163,6 +163,18 @@ def test_repeated_indices_and_empty_order():
     assert_lists_close(kw + kb, rw + rb, TOL64)
 
 
+@pytest.mark.parametrize("mbs", [10, 11, 2**31, 2**62, 2**63, 10**30])
+def test_mini_batch_larger_than_the_data_is_one_batch(mbs):
+    ws, bs = make_net([4, 3, 2])
+    X, Y = make_data([4, 3, 2], 10)
+    rw, rb = R.sgd_epoch(ws, bs, X, Y, np.arange(10), 10, 0.5, 1.0, n=10)
+    kw, kb = copy(ws), copy(bs)
+    speeds = np.zeros((1, 2))
+    K.sgd_epoch(kw, kb, X, Y, np.arange(10), mbs, 0.5, 1.0, 10, speeds=speeds)
+    assert_lists_close(kw + kb, rw + rb, TOL64)
+    assert np.all(speeds > 0)
+
+
 @pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("sizes", [[6, 5, 4, 3], [3, 1, 1, 2]], ids=str)
 def test_float32_epoch(sizes, cost):

@@ -317,6 +317,9 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
             raise ValueError("speeds must be C-contiguous and writeable")
         if any(np.may_share_memory(speeds, p) for p in ws + bs):
             raise ValueError("speeds must not share memory with weights/biases")
+    # a mini-batch cannot hold more rows than there are: the same steps, and
+    # the workspace is sized for rows that exist (any int is accepted)
+    mini_batch_size = min(mini_batch_size, max(order.size, 1))
     with _blas_limit(mini_batch_size > _BIG_ROWS):
         _kernels.sgd_epoch(ws, bs, X, Y, order, mini_batch_size, eta, lmbda, n,
                            code, speeds)
