@@ -28,8 +28,12 @@ raw ``uint8`` pixels are read once when the module is imported (asv imports
 it once per run and forks each benchmark from there), and each benchmark's
 ``setup`` only converts the slice it needs.
 
-BLAS is limited to one thread (threadpoolctl) in every ``setup`` so the
-ratios are stable and do not depend on what else runs on the machine.
+BLAS is limited to one thread (threadpoolctl) in every ``setup``, and
+times are CPU times of the process (``time.process_time``, asv's ``timer``
+attribute) rather than wall-clock times: with one thread they are the same
+on an idle machine, and CPU time is much less disturbed by other work on a
+shared 2-core machine, so ratios and commit-to-commit comparisons are
+stable.  (Work moved to extra threads would show up as more CPU time.)
 """
 import gzip
 import os
@@ -168,9 +172,10 @@ def full_batch_workload(impl, sizes, dtype=np.float64):
 # ---------------------------------------------------------------------------
 
 class _Bench:
-    """Common setup: one BLAS thread."""
+    """Common setup: one BLAS thread; CPU time of the process as the timer."""
 
     timeout = 600
+    timer = time.process_time
 
     def _common_setup(self):
         self._limits = threadpool_limits(1) if threadpool_limits else None
@@ -285,9 +290,9 @@ def _min_time(fns, min_repeat=3, min_total=0.3, max_repeat=100):
         for i, fn in enumerate(fns):
             if done(i):
                 continue
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             fn()
-            dt = time.perf_counter() - t0
+            dt = time.process_time() - t0
             best[i] = min(best[i], dt)
             spent[i] += dt
             runs[i] += 1
@@ -295,7 +300,7 @@ def _min_time(fns, min_repeat=3, min_total=0.3, max_repeat=100):
 
 
 class TrackSpeedup(_Bench):
-    """Speed-up of the kernels: reference time / kernels time (best of >= 3)."""
+    """Speed-up of the kernels: reference CPU time / kernels CPU time (best of >= 3)."""
 
     params = [list(CASES)]
     param_names = ["case"]

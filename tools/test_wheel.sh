@@ -44,11 +44,14 @@ say "auditwheel repair $(basename "$raw")"
 PATH="$work/tools/bin:$PATH" auditwheel repair --strip -w "$work/wheelhouse" "$raw" \
     >"$work/repair.log" 2>&1 || { cat "$work/repair.log"; exit 1; }
 whl=$(ls "$work"/wheelhouse/vgcore-*.whl)
-if unzip -l "$whl" | grep -q '\.libs/'; then
+unzip -l "$whl" >"$work/wheel.txt"
+if grep -q '\.libs/' "$work/wheel.txt"; then
     echo "auditwheel grafted shared libraries into the wheel:" >&2
-    unzip -l "$whl" | grep '\.libs/' >&2
+    grep '\.libs/' "$work/wheel.txt" >&2
     exit 1
 fi
+grep -q 'vgcore/_data/mnist_sample.npz' "$work/wheel.txt" \
+    || { echo "the wheel lacks vgcore/_data/mnist_sample.npz" >&2; exit 1; }
 echo "   $(basename "$whl"), $(du -k "$whl" | cut -f1) KiB"
 
 say "fresh virtual environment: vgcore[test] from the wheel"
