@@ -72,8 +72,9 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   sums and learning speeds are accumulated in double even for float32.
 * Measured and rejected (kept out of the code): hand-written kernels in
   network2's layout (dot products with horizontal sums: slower than BLAS
-  here), a hand-written update in the transposed layout (slower than
-  BLAS's), and a burst of software prefetches of the next mini-batch's
+  here), hand-written updates in the transposed layout (2 x 4 blocks:
+  slower than BLAS's; 6 x 4 blocks: faster alone in cache, no faster
+  within an epoch), and a burst of software prefetches of the next mini-batch's
   rows before or after the forward pass (it only moved the stall; spread
   over the forward kernel's arithmetic, as now, it pays).
 """
