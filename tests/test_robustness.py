@@ -429,14 +429,10 @@ _HUGE_BATCH_KERNEL = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "GAP in vgcore.kernels.sgd_epoch / src_c/_kernels.pyx (kernels engineer): "
-    "mini_batch_size is only checked to be >= 1; the workspace is sized for "
-    "mini_batch_size rows, not min(mini_batch_size, len(order)), and "
-    "_Net.alloc_work computes 2*rows*sizeof(void*) and n_elems*itemsize without "
-    "an overflow check: 2**62 corrupts the heap (glibc aborts: 'free(): invalid "
-    "next size'), 10**9..2**63-1 raise MemoryError for 5 rows of data, >= 2**63 "
-    "raises OverflowError. network2 is not affected (it passes min(m, n))."))
+# Found by this file: before e6c7bf2 the kernel layer sized its workspace for
+# mini_batch_size rows and computed 2*rows*sizeof(void*) unchecked, so 2**62
+# corrupted the heap (a 1-byte malloc, then row pointers written past it),
+# 10**12 raised MemoryError for 5 rows of data and 2**63 OverflowError.
 @pytest.mark.parametrize("mbs", [2**62, 10**12, 2**63])
 def test_kernel_sgd_epoch_survives_a_huge_mini_batch_size(mbs, tmp_path):
     script = tmp_path / "huge_batch.py"
