@@ -1131,6 +1131,56 @@ def test_update_mini_batch_reports_divergence():
         net2.update_mini_batch(good_pairs(4), 1e10, 1e300, 1, on_divergence="ignore")
 
 
+class DeltaWrongShape:
+    @staticmethod
+    def fn(a, y):
+        return 0.0
+
+    @staticmethod
+    def delta(z, a, y):
+        return np.zeros((a.shape[0] + 1, 1))
+
+
+class FnReturnsText:
+    @staticmethod
+    def fn(a, y):
+        return "cost"
+
+    @staticmethod
+    def delta(z, a, y):
+        return a - y
+
+
+class DeltaReturnsText:
+    @staticmethod
+    def fn(a, y):
+        return 0.0
+
+    @staticmethod
+    def delta(z, a, y):
+        return "delta"
+
+
+@pytest.mark.parametrize("cost,method,exc,match", [
+    (DeltaWrongShape, "SGD", ValueError, "DeltaWrongShape.delta\\(z, a, y\\) must return an "
+                                         "array shaped like a \\(2, 1\\), got shape \\(3, 1\\)"),
+    (DeltaWrongShape, "backprop", ValueError, "DeltaWrongShape.delta"),
+    (DeltaWrongShape, "mean_nabla_b", ValueError, "DeltaWrongShape.delta"),
+    (DeltaReturnsText, "update_mini_batch", TypeError, "DeltaReturnsText.delta"),
+    (FnReturnsText, "total_cost", TypeError, "FnReturnsText.fn\\(a, y\\) must return a number"),
+    (FnReturnsText, "SGD-monitored", TypeError, "FnReturnsText.fn"),
+])
+def test_a_cost_class_returning_the_wrong_thing_is_named(cost, method, exc, match, capsys):
+    net = make_net(cost=cost)
+    with pytest.raises(exc, match=match):
+        {"SGD": lambda: net.SGD(good_pairs(), 1, 4, 0.1),
+         "SGD-monitored": lambda: net.SGD(good_pairs(), 1, 4, 0.1, monitor_training_cost=True),
+         "backprop": lambda: net.backprop(X4, ONE_HOT),
+         "mean_nabla_b": lambda: net.mean_nabla_b(good_pairs()),
+         "update_mini_batch": lambda: net.update_mini_batch(good_pairs(), 0.1, 0.0, 10),
+         "total_cost": lambda: net.total_cost(good_pairs(), 0.0)}[method]()
+
+
 def test_healthy_training_gives_no_warning(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -337,12 +337,12 @@ class Network:
         ``(n_out, 1)`` target vector or an int label.
         """
         with self._lock().reading:
-            cost = self._cost()
+            self._cost()
             W, B = self._parameters()
             data = self._dataset([(x, y)], "backprop(x, y)")
             grad = kernels.backprop if self._fast() else _ref.backprop
             with np.errstate(all="ignore"):
-                nabla_b, nabla_w = grad(W, B, data.X, data.Y, cost)
+                nabla_b, nabla_w = grad(W, B, data.X, data.Y, self._math_cost())
             for name, arrays in (("nabla_b", nabla_b), ("nabla_w", nabla_w)):
                 for l, g in enumerate(arrays):
                     _check_result(g, "backprop", f"{name}[{l}]")
@@ -609,7 +609,7 @@ class Network:
         W, B = self._parameters(finite=checked)
         fn = kernels.mean_nabla_b if self._fast() else _ref.mean_nabla_b
         with np.errstate(all="ignore"):
-            out = [np.asarray(g, dtype=np.float64) for g in fn(W, B, d.X, d.Y, self.cost)]
+            out = [np.asarray(g, dtype=np.float64) for g in fn(W, B, d.X, d.Y, self._math_cost())]
         if checked:
             for l, g in enumerate(out):
                 _check_result(g, "mean_nabla_b", f"entry {l}")
@@ -655,6 +655,15 @@ class Network:
     def _cost(self):
         return _check_cost(self.cost, "net.cost")
 
+    def _math_cost(self):
+        """The cost to hand to the kernels or the reference.
+
+        A cost class of one's own is wrapped so that an ``fn`` or ``delta``
+        returning the wrong kind of value is reported naming it, instead of
+        surfacing as a numpy broadcasting error deep in the reference.
+        """
+        return self.cost if self._fast() else _CheckedCost(self.cost)
+
     def _dtype(self):
         return _check_dtype(getattr(self, "dtype", np.float64), "net.dtype")
 
@@ -694,7 +703,7 @@ class Network:
             return W, B
         with np.errstate(all="ignore"):
             return _ref.sgd_epoch(W, B, data.X, data.Y, idx, mini_batch_size,
-                                  eta, lmbda, self.cost, n)
+                                  eta, lmbda, self._math_cost(), n)
 
     def _diverged(self, before, data, idx, mini_batch_size, eta, lmbda, n,
                   epoch, first_batch, on_divergence, results):
@@ -758,7 +767,37 @@ class Network:
             if self._fast():
                 return kernels.evaluate(W, B, data.X, data.Y, lmbda, self.cost)
             return (_ref.accuracy(W, B, data.X, data.labels),
-                    _ref.total_cost(W, B, data.X, data.Y, lmbda, self.cost))
+                    _ref.total_cost(W, B, data.X, data.Y, lmbda, self._math_cost()))
+
+
+class _CheckedCost:
+    """A user's cost class, with the results of ``fn`` and ``delta`` checked."""
+
+    __slots__ = ("cost",)
+
+    def __init__(self, cost):
+        self.cost = cost
+
+    def fn(self, a, y):
+        v = self.cost.fn(a, y)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(
+                v, (int, float, np.integer, np.floating, np.ndarray)) or np.size(v) != 1:
+            raise TypeError(f"cost {self.cost.__name__}.fn(a, y) must return a number, got "
+                            f"{type(v).__name__}")
+        return float(np.asarray(v).reshape(()))
+
+    def delta(self, z, a, y):
+        d = self.cost.delta(z, a, y)
+        try:
+            d = np.asarray(d, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"cost {self.cost.__name__}.delta(z, a, y) must return an array "
+                            f"of numbers shaped like a {a.shape}, got "
+                            f"{type(d).__name__}") from None
+        if d.size != a.size:
+            raise ValueError(f"cost {self.cost.__name__}.delta(z, a, y) must return an array "
+                             f"shaped like a {a.shape}, got shape {d.shape}")
+        return d.reshape(a.shape)
 
 
 # ----------------------------------------------------------------------
