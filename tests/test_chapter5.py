@@ -52,7 +52,7 @@ def quick_run(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-m", "vgcore", "chapter5", "--quick", "--data", "sample",
          "--out", str(out), "--jobs", "1"],
-        capture_output=True, text=True, env=_env(), timeout=300)
+        capture_output=True, text=True, env=_env(), timeout=300, cwd=str(out.parent))
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -273,10 +273,10 @@ def test_plot_functions_directly(tmp_path):
         assert png_size(p) == (800, 500)
 
 
-def test_import_vgcore_does_not_import_matplotlib():
+def test_import_vgcore_does_not_import_matplotlib(tmp_path):
     code = ("import sys, vgcore, vgcore.chapter5, vgcore.plots, vgcore.cli; "
             "vgcore.cli.build_parser(); print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_env(), timeout=60)
+                         env=_env(), timeout=60, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

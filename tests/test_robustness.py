@@ -21,12 +21,15 @@ import warnings
 import numpy as np
 import pytest
 
+import vgcore
 import vgcore.network2 as network2
 from vgcore.errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                            NonFiniteError)
 
 SIZES = [4, 3, 2]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# where the vgcore under test lives (installed or built in place), so that
+# subprocesses import the same one
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(vgcore.__file__)))
 
 
 def col(*values):
