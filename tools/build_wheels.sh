@@ -20,7 +20,8 @@
 #      shared library into the wheel (it must bundle nothing: the only BLAS
 #      is SciPy's, reached at run time through scipy.linalg.cython_blas);
 #   4. smoke-tests each wheel in that environment: installs it, imports the
-#      compiled kernels and checks one SGD epoch against the numpy reference.
+#      compiled kernels and checks one SGD epoch against the numpy reference,
+#      through both forward paths (AVX-512 when this CPU has it, and BLAS).
 #
 # The compiler flags are setup.py's: -O3 and the interpreter's defaults
 # (-march=x86-64 -mtune=generic on Debian), never -march=native, so the
@@ -124,10 +125,20 @@ X = rng.random((200, 784))
 Y = np.eye(10)[rng.integers(0, 10, 200)]
 order = rng.permutation(200).astype(np.int64)
 Wr, Br = ref.sgd_epoch(W, B, X, Y, order, 10, 0.1, 5.0, n=200)
-kernels.sgd_epoch(W, B, X, Y, order, 10, 0.1, 5.0, 200)
-err = max(np.abs(a - b).max() for a, b in zip(W + B, Wr + Br))
-assert err < 1e-10, err
-print(f"   smoke test ok ({vgcore.__file__}), max |kernels - reference| = {err:.1e}")
+K = vgcore._kernels
+# Both code paths of the kernels: the AVX-512 forward product (taken when
+# the CPU has AVX-512, found by CPUID at run time) and the BLAS one.
+paths = [True, False] if getattr(K, "avx512_available", lambda: False)() else [False]
+for avx512 in paths:
+    if hasattr(K, "set_avx512"):
+        K.set_avx512(avx512)
+    W1, B1 = [w.copy() for w in W], [b.copy() for b in B]
+    kernels.sgd_epoch(W1, B1, X, Y, order, 10, 0.1, 5.0, 200)
+    err = max(np.abs(a - b).max() for a, b in zip(W1 + B1, Wr + Br))
+    assert err < 1e-10, (avx512, err)
+    print(f"   smoke test ok ({'AVX-512' if avx512 else 'BLAS'} forward path), "
+          f"max |kernels - reference| = {err:.1e}")
+print(f"   from {vgcore.__file__}")
 EOF
     )
     cp "$whl" "$out/"
