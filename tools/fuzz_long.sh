@@ -12,6 +12,9 @@
 # Prints hypothesis' statistics (examples tried per test) and pytest's
 # verdict; the results of the recorded run are in docs/robustness.md.
 set -euo pipefail
+# The body is one compound command: bash parses all of it before running
+# any, so editing this file while it runs cannot derail the run.
+{
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 source=head
@@ -37,3 +40,5 @@ mv pyproject.toml.off pyproject.toml
 export PYTHONPATH="$work" VGCORE_NO_DOWNLOAD=1 VGCORE_FUZZ_PROFILE=long
 python -m pytest -q -p no:cacheprovider tests/test_fuzz.py --hypothesis-show-statistics \
     --hypothesis-seed="${VGCORE_FUZZ_SEED:-0}" "$@"
+exit
+}

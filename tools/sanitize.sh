@@ -33,6 +33,9 @@
 # produce reports of their own under memcheck; the verdict counts only the
 # reports whose stack passes through vgcore._kernels.
 set -euo pipefail
+# The body is one compound command: bash parses all of it before running
+# any, so editing this file while it runs cannot derail the run.
+{
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 source=head
@@ -167,3 +170,5 @@ else
     echo "== sanitize.sh: FAILED (pytest exit status $status; an ASan/UBSan report aborts the process)"
 fi
 exit $status
+exit
+}
