@@ -171,6 +171,34 @@ def full_batch_workload(impl, sizes, dtype=np.float64):
 # Benchmarks
 # ---------------------------------------------------------------------------
 
+def _one_blas_thread():
+    """Limit numpy's and SciPy's OpenBLAS to one thread, for good.
+
+    Never restored: every benchmark process only runs benchmarks, and
+    switching the thread count back and forth between samples would start
+    and stop BLAS worker threads inside the measurements.
+    """
+    if threadpool_limits is not None:
+        threadpool_limits(1)
+
+
+_one_blas_thread()   # at import (asv forks the benchmarks from this process)
+
+_WORKLOADS = {}
+
+
+def _workload(factory, impl, sizes, **kw):
+    """``factory(impl, sizes, **kw)``, made once per process.
+
+    asv runs ``setup`` again before every sample; reusing the same arrays
+    keeps that cheap and keeps the timed calls from starting on freshly
+    allocated (cold) memory.  No workload modifies its inputs.
+    """
+    key = (factory.__name__, impl, sizes, tuple(sorted((k, str(v)) for k, v in kw.items())))
+    if key not in _WORKLOADS:
+        _WORKLOADS[key] = factory(impl, sizes, **kw)
+    return _WORKLOADS[key]
+
 class _Bench:
     """Common setup: one BLAS thread; CPU time of the process as the timer."""
 
@@ -178,11 +206,7 @@ class _Bench:
     timer = time.process_time
 
     def _common_setup(self):
-        self._limits = threadpool_limits(1) if threadpool_limits else None
-
-    def teardown(self, *params):
-        if getattr(self, "_limits", None) is not None:
-            self._limits.restore_original_limits()
+        _one_blas_thread()
 
 
 class TimeEpoch(_Bench):
@@ -200,7 +224,7 @@ class TimeEpoch(_Bench):
 
     def setup(self, sizes, impl):
         self._common_setup()
-        self.run = epoch_workload(impl, sizes, np.float64)
+        self.run = _workload(epoch_workload, impl, sizes, dtype=np.float64)
 
     def time_epoch(self, sizes, impl):
         self.run()
@@ -213,7 +237,7 @@ class TimeEpochFloat32(TimeEpoch):
 
     def setup(self, sizes, impl):
         self._common_setup()
-        self.run = epoch_workload(impl, sizes, np.float32)
+        self.run = _workload(epoch_workload, impl, sizes, dtype=np.float32)
 
 
 class TimeFullBatch(_Bench):
@@ -224,7 +248,7 @@ class TimeFullBatch(_Bench):
 
     def setup(self, sizes, impl):
         self._common_setup()
-        self.run = full_batch_workload(impl, sizes)
+        self.run = _workload(full_batch_workload, impl, sizes)
 
     def time_full_batch(self, sizes, impl):
         self.run()
@@ -238,7 +262,7 @@ class TimeEvaluate(_Bench):
 
     def setup(self, sizes, impl):
         self._common_setup()
-        self.run = evaluate_workload(impl, sizes)
+        self.run = _workload(evaluate_workload, impl, sizes)
 
     def time_evaluate(self, sizes, impl):
         self.run()
@@ -252,7 +276,7 @@ class TimeLearningSpeed(_Bench):
 
     def setup(self, sizes, impl):
         self._common_setup()
-        self.run = learning_speed_workload(impl, sizes)
+        self.run = _workload(learning_speed_workload, impl, sizes)
 
     def time_mean_nabla_b(self, sizes, impl):
         self.run()
@@ -310,8 +334,8 @@ class TrackSpeedup(_Bench):
     def setup(self, case):
         self._common_setup()
         factory, sizes, kw = CASES[case]
-        self.kernels = factory("kernels", sizes, **kw)
-        self.reference = factory("reference", sizes, **kw)
+        self.kernels = _workload(factory, "kernels", sizes, **kw)
+        self.reference = _workload(factory, "reference", sizes, **kw)
 
     def track_speedup(self, case):
         t_kernels, t_reference = _min_time([self.kernels, self.reference])
@@ -334,10 +358,10 @@ class PeakMem(_Bench):
     def setup(self, case, impl):
         self._common_setup()
         if case.startswith("epoch"):
-            self.run = epoch_workload(impl, "784-30-10")
+            self.run = _workload(epoch_workload, impl, "784-30-10")
         else:
             factory, sizes, kw = CASES[case]
-            self.run = factory(impl, sizes, **kw)
+            self.run = _workload(factory, impl, sizes, **kw)
 
     def peakmem_call(self, case, impl):
         self.run()
