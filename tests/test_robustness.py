@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import vgcore
+import vgcore._files
 import vgcore.network2 as network2
 from vgcore.errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                            NonFiniteError)
@@ -806,7 +807,7 @@ def test_save_through_a_symlink_replaces_the_target(tmp_path):
 
 
 def test_save_fallback_without_o_tmpfile(tmp_path, monkeypatch):
-    monkeypatch.setattr(network2, "_open_unnamed", lambda d: None)
+    monkeypatch.setattr(vgcore._files, "open_unnamed", lambda d: None)
     (tmp_path / "plain").write_text("x")
     f = tmp_path / "net.json"
     net = make_net()
