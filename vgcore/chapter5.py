@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _files
 from . import diagnostics as diag
 
 __all__ = ["add_parser", "run", "main", "Settings", "load_chapter5_data"]
@@ -423,7 +423,7 @@ def run(settings, out, data_spec=None):
     summary = _json_safe(summary)
     diag.write_json_atomic(out / "summary.json", summary, indent=1)
     report = render_report(summary)
-    _write_text_atomic(out / "report.md", report)
+    _files.atomic_write_text(out / "report.md", report, what="the report")
     _log(_console_tables(summary))
     _log(f"wrote {out}/report.md, summary.json, {len(figures)} figures "
          f"in {timing['total']:.1f} s")
@@ -465,21 +465,6 @@ def _json_safe(obj):
     if isinstance(obj, np.bool_):
         return bool(obj)
     return obj
-
-
-def _write_text_atomic(path, text):
-    import tempfile
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------

@@ -60,13 +60,13 @@ interrupted run never leaves a half-written file.
 """
 import json
 import math
-import os
 import random
-import tempfile
 from numbers import Real
 from pathlib import Path
 
 import numpy as np
+
+from . import _files
 
 __all__ = [
     "BOOK_INITIAL_SPEEDS", "BOOK_BEST_ACCURACY", "BOOK_RATIO_4_HIDDEN",
@@ -105,27 +105,16 @@ def hidden_sizes(n_hidden, width=30, n_in=784, n_out=10):
 # ---------------------------------------------------------------------------
 
 def write_json_atomic(path, obj, indent=None):
-    """Write ``obj`` as JSON to ``path`` atomically (temp file + ``os.replace``).
+    """Write ``obj`` as JSON to ``path`` atomically; return ``path`` as a ``Path``.
 
+    Missing folders are created.  The file is written as ``Network.save``
+    writes networks (:func:`vgcore._files.atomic_write`: temporary file,
+    flushed to disk, then renamed over ``path``), with a final newline.
     Non-finite floats are refused (JSON has no NaN): callers write ``None``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(obj, indent=indent, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _files.atomic_write_json(path, obj, indent=indent, end="\n", what=str(path))
     return path
 
 
@@ -157,26 +146,28 @@ def _number(v, where, nonnegative=False):
     return v
 
 
+def _as_list(obj, where, expected):
+    """``obj`` (a list, tuple or array) as a list; else ValueError "expected ..."."""
+    if isinstance(obj, (np.ndarray, tuple)):
+        obj = list(obj)
+    if not isinstance(obj, list):
+        raise ValueError(f"{where}: expected {expected}, got {type(obj).__name__}")
+    return obj
+
+
 def validate_speed_history(obj, source="speed history"):
     """Check the published speed-history layout and return it as lists of floats.
 
     A non-empty list (one entry per epoch) of non-empty lists of the same
     length (one finite, non-negative norm per hidden layer).
     """
-    if isinstance(obj, (np.ndarray, tuple)):
-        obj = list(obj)
-    if not isinstance(obj, list):
-        raise ValueError(f"{source}: expected a list of epochs, got {type(obj).__name__}")
+    obj = _as_list(obj, source, "a list of epochs")
     if not obj:
         raise ValueError(f"{source}: no epochs")
     out = []
     n_layers = None
     for i, row in enumerate(obj):
-        if isinstance(row, (np.ndarray, tuple)):
-            row = list(row)
-        if not isinstance(row, list):
-            raise ValueError(f"{source}: epoch {i}: expected a list of per-layer norms, "
-                             f"got {type(row).__name__}")
+        row = _as_list(row, f"{source}: epoch {i}", "a list of per-layer norms")
         if not row:
             raise ValueError(f"{source}: epoch {i}: no layers")
         if n_layers is None:
@@ -201,19 +192,12 @@ def write_speed_history(path, history):
 
 def validate_neuron_values(obj, n_neurons=6, source="neuron values"):
     """Check the six-neuron layout: a non-empty list of per-layer lists of ``n_neurons`` numbers."""
-    if isinstance(obj, (np.ndarray, tuple)):
-        obj = list(obj)
-    if not isinstance(obj, list):
-        raise ValueError(f"{source}: expected a list of layers, got {type(obj).__name__}")
+    obj = _as_list(obj, source, "a list of layers")
     if not obj:
         raise ValueError(f"{source}: no layers")
     out = []
     for i, row in enumerate(obj):
-        if isinstance(row, (np.ndarray, tuple)):
-            row = list(row)
-        if not isinstance(row, list):
-            raise ValueError(f"{source}: layer {i}: expected a list of {n_neurons} "
-                             f"numbers, got {type(row).__name__}")
+        row = _as_list(row, f"{source}: layer {i}", f"a list of {n_neurons} numbers")
         if len(row) != n_neurons:
             raise ValueError(f"{source}: layer {i} has {len(row)} values, "
                              f"expected {n_neurons}")
