@@ -352,7 +352,11 @@ class Network:
             if probe is not None:
                 self.speed_history.append(self._learning_speeds(probe, checked=False))
             random.shuffle(order)
-            perm = np.array(order, dtype=np.int64)
+            # One mini-batch holding every example (full-batch descent) sums
+            # the same gradients in any order: take them in storage order,
+            # which spares the kernels a gather of the whole data set.
+            perm = (np.arange(n, dtype=np.int64) if mini_batch_size >= n
+                    else np.array(order, dtype=np.int64))
             for start in range(0, n, chunk):
                 idx = perm[start:start + chunk]
                 first = j * batches_per_epoch + start // mini_batch_size
