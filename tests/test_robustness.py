@@ -21,6 +21,8 @@ import warnings
 import numpy as np
 import pytest
 
+from vgcore.bench import _rss_kib  # resident memory in KiB, None off Linux
+
 import vgcore
 import vgcore._files
 import vgcore.network2 as network2
@@ -1339,15 +1341,6 @@ def test_networks_copy_and_pickle_after_use():
 # Memory
 # ---------------------------------------------------------------------------
 
-def _rss_kib():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def test_ten_thousand_calls_leave_resident_memory_flat():

@@ -6,6 +6,8 @@ import threading
 import numpy as np
 import pytest
 
+from vgcore.bench import _rss_kib  # resident memory in KiB, None off Linux
+
 from vgcore import kernels as K
 
 
@@ -53,15 +55,6 @@ def test_two_threads_equal_sequential_runs():
         assert ev_s == ev_p
 
 
-def _rss_kib():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def test_repeated_calls_do_not_leak():
