@@ -1,5 +1,6 @@
 /*
- * The forward product of a small mini-batch, hand-written (vgcore._kernels).
+ * The forward product of a mini-batch, hand-written (vgcore._kernels), and
+ * (vg_grad, below) the weight update of a large one.
  *
  *     Z (m x P) = A (m x nin) . WT (nin x P)
  *
@@ -264,6 +265,84 @@ VG_DEFINE_SIGMOID(float, __m512, 16, ps, __mmask16, s)
 VG_DEFINE_FWD(double, __m512d, 8, pd, __mmask8, d)
 VG_DEFINE_FWD(float, __m512, 16, ps, __mmask16, s)
 
+/*
+ * The weight update of a large mini-batch, in the transposed layout:
+ *
+ *     WT (nin x P) = beta WT + alpha A^T D
+ *
+ * with A (m x nin, row stride lda) and D (m x P, its padding zero, so the
+ * padding of WT stays zero).  Again a sum of outer products, over the m
+ * rows: for each row i, KB consecutive elements A[i, k0..k0+KB-1] are
+ * broadcast and multiplied into JV vectors of D's row i; the KB x JV
+ * accumulators are added into WT once, at the end.  BLAS (dgemm into a
+ * gradient in network2's layout, then a transposed add) first packs all
+ * of A -- 1000 x 784 doubles at full batch, a 6 MB copy -- which this
+ * kernel does not need (A's rows are read in place, D's stay in L2).
+ * Sums over i in increasing order (BLAS: another order; results agree to
+ * rounding).  Used for mini-batches of more than SMALL_UPDATE_ROWS rows.
+ */
+#define VG_GRAD_BLOCK(T, V, L, SFX, KB, JV)                                    \
+    {                                                                          \
+        V c[KB][4];                                                            \
+        int r_, q_, ko_[KB];                                                   \
+        for (r_ = 0; r_ < KB; r_++) {                                          \
+            ko_[r_] = r_ < kn ? r_ : kn - 1;                                   \
+            for (q_ = 0; q_ < JV; q_++)                                        \
+                c[r_][q_] = _mm512_setzero_##SFX();                            \
+        }                                                                      \
+        const T *d_ = D + (size_t)i0 * P + j0;                                 \
+        const T *a_ = A + (size_t)i0 * lda + k0;                               \
+        for (i = i0; i < i1; i++, d_ += P, a_ += lda) {                        \
+            V dv[4];                                                           \
+            _mm_prefetch((const char *)(a_ + 8), _MM_HINT_T0);                 \
+            for (q_ = 0; q_ < JV; q_++)                                        \
+                dv[q_] = _mm512_loadu_##SFX(d_ + q_ * L);                      \
+            for (r_ = 0; r_ < KB; r_++) {                                      \
+                V b_ = _mm512_set1_##SFX(a_[ko_[r_]]);                         \
+                for (q_ = 0; q_ < JV; q_++)                                    \
+                    c[r_][q_] = _mm512_fmadd_##SFX(b_, dv[q_], c[r_][q_]);     \
+            }                                                                  \
+        }                                                                      \
+        for (r_ = 0; r_ < kn; r_++)                                            \
+            for (q_ = 0; q_ < JV; q_++) {                                      \
+                T *w_ = WT + (size_t)(k0 + r_) * P + j0 + q_ * L;              \
+                _mm512_storeu_##SFX(w_, _mm512_fmadd_##SFX(                    \
+                    va, c[r_][q_], _mm512_mul_##SFX(vbi, _mm512_loadu_##SFX(w_)))); \
+            }                                                                  \
+    }
+
+#define VG_DEFINE_GRAD(T, V, L, SFX, NAME)                                     \
+__attribute__((target("avx512f")))                                             \
+static void vg_grad_##NAME(int m, int nin, int P, const T *A, int lda,         \
+                           const T *D, T beta, T alpha, T *WT)                 \
+{                                                                              \
+    int i, i0, i1, j0, k0;                                                     \
+    /* rows in blocks whose part of D fits in L1 (~24 KB) */                    \
+    int ib = (int)(24576 / ((size_t)P * sizeof(T)));                           \
+    const V va = _mm512_set1_##SFX(alpha);                                     \
+    if (ib < 8)                                                                \
+        ib = 8;                                                                \
+    for (i0 = 0; i0 < m; i0 += ib) {                                           \
+        /* beta once, on the first block of rows */                            \
+        const V vbi = _mm512_set1_##SFX(i0 == 0 ? beta : (T)1);                \
+        i1 = m - i0 < ib ? m : i0 + ib;                                        \
+        for (k0 = 0; k0 < nin; k0 += 6) {                                      \
+            int kn = nin - k0 < 6 ? nin - k0 : 6;                              \
+            for (j0 = 0; j0 + 4 * L <= P; j0 += 4 * L)                         \
+                VG_GRAD_BLOCK(T, V, L, SFX, 6, 4)                              \
+            switch ((P - j0) / L) {                                            \
+            case 3: VG_GRAD_BLOCK(T, V, L, SFX, 6, 3) break;                   \
+            case 2: VG_GRAD_BLOCK(T, V, L, SFX, 6, 2) break;                   \
+            case 1: VG_GRAD_BLOCK(T, V, L, SFX, 6, 1) break;                   \
+            default: break;                                                    \
+            }                                                                  \
+        }                                                                      \
+    }                                                                          \
+}
+
+VG_DEFINE_GRAD(double, __m512d, 8, pd, d)
+VG_DEFINE_GRAD(float, __m512, 16, ps, s)
+
 #else  /* never called: vg_have_avx512() is 0 */
 
 static void vg_fwd_d(int m, int nin, int P, const double *const *rows, int m_ahead,
@@ -276,6 +355,13 @@ static void vg_sigmoid_bias_d(int m, int n, int P, const double *b, double *a, d
 { (void)m; (void)n; (void)P; (void)b; (void)a; (void)zout; }
 static void vg_sigmoid_bias_s(int m, int n, int P, const float *b, float *a, float *zout)
 { (void)m; (void)n; (void)P; (void)b; (void)a; (void)zout; }
+
+static void vg_grad_d(int m, int nin, int P, const double *A, int lda, const double *D,
+                      double beta, double alpha, double *WT)
+{ (void)m; (void)nin; (void)P; (void)A; (void)lda; (void)D; (void)beta; (void)alpha; (void)WT; }
+static void vg_grad_s(int m, int nin, int P, const float *A, int lda, const float *D,
+                      float beta, float alpha, float *WT)
+{ (void)m; (void)nin; (void)P; (void)A; (void)lda; (void)D; (void)beta; (void)alpha; (void)WT; }
 
 #endif
 #endif  /* VG_FWD_AVX512_H */
