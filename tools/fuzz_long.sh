@@ -21,18 +21,9 @@ source=head
 if [[ "${1:-}" == "--worktree" ]]; then source=worktree; shift; fi
 if [[ "${1:-}" == "--" ]]; then shift; fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/vgcore-fuzz.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-if [[ $source == head ]]; then
-    git -C "$root" archive HEAD | tar -x -C "$work"
-    echo "== source: git HEAD $(git -C "$root" rev-parse --short HEAD)"
-else
-    tar -C "$root" --exclude=.git --exclude=build --exclude='*.so' --exclude=.venv-ci \
-        --exclude=.pytest_cache -cf - . | tar -x -C "$work"
-    echo "== source: working tree of $root (uncommitted changes included)"
-fi
-cd "$work"
-rm -f src_c/_kernels.c vgcore/_kernels*.so
+# shellcheck source=tools/_private_copy.sh
+. "$root/tools/_private_copy.sh"
+private_copy "$root" "$source"
 mv pyproject.toml pyproject.toml.off     # metadata only; see tools/sanitize.sh
 python setup.py build_ext --inplace > build.log 2>&1 || { cat build.log; exit 1; }
 mv pyproject.toml.off pyproject.toml

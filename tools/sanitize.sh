@@ -55,19 +55,9 @@ if [[ ! -e "$libasan" ]]; then
     exit 2
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/vgcore-asan.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-if [[ $source == head ]]; then
-    git -C "$root" archive HEAD | tar -x -C "$work"
-    echo "== source: git HEAD $(git -C "$root" rev-parse --short HEAD)"
-else
-    tar -C "$root" --exclude=.git --exclude=build --exclude='*.so' --exclude=.venv-ci \
-        --exclude=.pytest_cache -cf - . | tar -x -C "$work"
-    echo "== source: working tree of $root (uncommitted changes included)"
-fi
-
-cd "$work"
-rm -f src_c/_kernels.c vgcore/_kernels*.so
+# shellcheck source=tools/_private_copy.sh
+. "$root/tools/_private_copy.sh"
+private_copy "$root" "$source"
 if [[ $tool == valgrind ]]; then
     command -v valgrind > /dev/null || { echo "sanitize.sh: valgrind not found" >&2; exit 2; }
     mv pyproject.toml pyproject.toml.off     # see below
