@@ -192,19 +192,23 @@ def test_float32_epoch(sizes, cost):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("mbs", [7, 13, 40], ids=lambda m: f"mb{m}")
-@pytest.mark.parametrize("sizes", [[40, 33, 17, 9], [70, 100, 10], [50, 64, 48, 16]], ids=str)
+@pytest.mark.parametrize("mbs", [7, 13, 40, 150], ids=lambda m: f"mb{m}")
+@pytest.mark.parametrize("sizes", [[40, 33, 17, 9], [70, 100, 10], [50, 64, 48, 16],
+                                   [20, 130, 72, 10]], ids=str)
 def test_wide_layers(sizes, mbs, dtype):
-    """Widths that exercise every block shape of the AVX-512 forward kernel
-    (padded widths of 1 to 4 vectors, several chunks, 5- and 6-row blocks)."""
+    """Widths that exercise every block shape of the AVX-512 kernels: padded
+    widths of 1 to 17 vectors, so column blocks of 1 to 4 vectors and the
+    uneven splits (13 -> 4+3+3+3, 17 -> 4+4+3+3+3, 9 -> 3+3+3), 5- and 6-row
+    blocks of the forward product, and 1 to 3 row blocks of the update
+    (mini-batches of 40 and 150; the last mini-batch of 150 has 50 rows)."""
     ws, bs = make_net(sizes, dtype=dtype)
-    X, Y = make_data(sizes, 80, dtype=dtype)
-    order = np.random.default_rng(7).permutation(80)
+    X, Y = make_data(sizes, 200, dtype=dtype)
+    order = np.random.default_rng(7).permutation(200)
     w64, b64 = copy(ws, np.float64), copy(bs, np.float64)
     X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
-    rw, rb = R.sgd_epoch(w64, b64, X64, Y64, order, mbs, 0.5, 2.0, n=80)
+    rw, rb = R.sgd_epoch(w64, b64, X64, Y64, order, mbs, 0.5, 2.0, n=200)
     kw, kb = copy(ws), copy(bs)
-    K.sgd_epoch(kw, kb, X, Y, order, mbs, 0.5, 2.0, 80)
+    K.sgd_epoch(kw, kb, X, Y, order, mbs, 0.5, 2.0, 200)
     tol = TOL64 if dtype == np.float64 else TOL32
     assert_lists_close(kw + kb, rw + rb, tol)
     assert relerr(K.feedforward(kw, kb, X), R.feedforward(rw, rb, X64)) <= tol
