@@ -200,15 +200,28 @@ def _median_time(fn, repeat, setup=None):
     time is what the run cost this thread; on a machine shared with other
     busy processes the wall time also holds the time it waited for a core.
     """
-    walls, cpus = [], []
+    return _median_times([fn], repeat, setup)[0]
+
+
+def _median_times(fns, repeat, setup=None):
+    """``_median_time`` of each of ``fns``, their runs INTERLEAVED.
+
+    Run ``k`` of every function is taken before run ``k + 1`` of any, so
+    that a slow spell of a shared machine (measured: the same code moving
+    25-40% from one minute to the next) falls on all of them alike and
+    their ratio is fair.  Returns one ``(wall, cpu)`` pair per function.
+    """
+    walls = [[] for _ in fns]
+    cpus = [[] for _ in fns]
     for _ in range(repeat):
-        arg = setup() if setup is not None else None
-        c0 = time.thread_time()
-        t0 = time.perf_counter()
-        fn(arg)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.thread_time() - c0)
-    return statistics.median(walls), statistics.median(cpus)
+        for i, fn in enumerate(fns):
+            arg = setup() if setup is not None else None
+            c0 = time.thread_time()
+            t0 = time.perf_counter()
+            fn(arg)
+            walls[i].append(time.perf_counter() - t0)
+            cpus[i].append(time.thread_time() - c0)
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus)]
 
 
 def train_flops(sizes, n_examples):
@@ -282,8 +295,7 @@ def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_exampl
         for order in orders:
             ws, bs = ref.sgd_epoch(ws, bs, Xtr, Ytr, order, mbs, eta, lmbda, n=n_train)
 
-    t_k = _median_time(run_kernel, repeat, setup)
-    t_r = _median_time(run_ref, repeat, setup)
+    t_k, t_r = _median_times([run_kernel, run_ref], repeat, setup)
     t_p, scaled = None, False
     if per_example:
         total = epochs * n_train
@@ -352,8 +364,7 @@ def _eval_case(data, repeat, per_example, rates, dtype="float64", lmbda=5.0):
         c + 0.5 * (lmbda / len(X)) * sum(float(np.sum(w * w)) for w in ws)
 
     # a short case: more repeats, so a single hiccup does not decide the median
-    t_k = _median_time(run_kernel, max(repeat, 15))
-    t_r = _median_time(run_ref, max(repeat, 15))
+    t_k, t_r = _median_times([run_kernel, run_ref], max(repeat, 15))
     t_p = None
     if per_example:
         net = PerExampleNetwork(ws, bs)
@@ -478,7 +489,8 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
         report["gemm_gflops"] = {k: v / 1e9 for k, v in rates.items()}
         out(f"{threads} BLAS thread(s); GEMM rate (2048^3 numpy matmul, best CPU time): "
             f"float64 {rates['float64'] / 1e9:.1f} GFLOP/s, "
-            f"float32 {rates['float32'] / 1e9:.1f} GFLOP/s; median of {repeat} runs")
+            f"float32 {rates['float32'] / 1e9:.1f} GFLOP/s; median of {repeat} runs, "
+            f"kernel and reference runs interleaved")
         out("")
         R = report["results"]
         deep = [784, 30, 30, 30, 30, 10]
