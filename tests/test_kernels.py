@@ -496,6 +496,7 @@ def _case(kind):
         bs[0] = np.zeros((3, 2))[:, :1]
     elif kind == "shared_params":
         bs[1] = bs[0][:2]
+
     elif kind == "speeds_noncontig":
         kw["speeds"] = np.zeros((2, 4))[:, ::2]
     return ws, bs, X, Y, kw
@@ -506,6 +507,28 @@ VALUE_ERRORS = ["layer_count", "no_layers", "w_shape_chain", "w_1d", "b_shape",
                 "order_negative", "order_2d", "mbs_zero", "n_zero", "eta_nan",
                 "lmbda_inf", "speeds_shape", "w_noncontig", "w_readonly",
                 "b_noncontig", "shared_params", "speeds_noncontig"]
+
+
+def test_parameters_overlapping_each_other_are_refused():
+    """Two weight matrices that share one element of one buffer."""
+    ws, bs, X, Y = _good()
+    buf = np.zeros(ws[0].size + ws[1].size - 1)
+    ws[0] = buf[:ws[0].size].reshape(ws[0].shape)
+    ws[1] = buf[-ws[1].size:].reshape(ws[1].shape)
+    with pytest.raises(ValueError, match="weights and biases must not share memory"):
+        _sgd(ws, bs, X, Y)
+    assert not buf.any()
+
+
+def test_parameters_inside_X_are_refused():
+    ws, bs, X, Y = _good()
+    X = np.concatenate([X, np.zeros((1, X.shape[1]))])
+    Y = np.concatenate([Y, Y[:1]])
+    bs[0] = X[-1, :bs[0].shape[0]]
+    saved = X.copy()
+    with pytest.raises(ValueError, match="must not share memory with X"):
+        _sgd(ws, bs, X, Y, n=11)
+    np.testing.assert_array_equal(X, saved)
 
 
 @pytest.mark.parametrize("kind", VALUE_ERRORS)
