@@ -663,3 +663,4 @@ def test_bench_subcommand_is_registered():
     from vgcore.cli import build_parser
     args = build_parser().parse_args(["bench", "--quick", "--repeat", "1", "--json", "x.json"])
     assert args.quick and args.repeat == 1 and args.json == "x.json" and callable(args.func)
+

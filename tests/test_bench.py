@@ -1,0 +1,34 @@
+"""``vgcore bench``: the benchmark script runs end to end and its report is
+consistent.  Speed itself is never asserted (it lives in the benchmarks)."""
+import json
+
+import pytest
+
+from vgcore import bench
+
+
+def test_bench_quick_run_reports_every_case(tmp_path):
+    """``vgcore bench --quick`` end to end on random data of MNIST's shape:
+    every case is there and its ratios are the quotients of its own times
+    (no timing is asserted, only the arithmetic of the report)."""
+    lines = []
+    report = bench.run(quick=True, repeat=1, data_dir=str(tmp_path / "absent"),
+                       out=lines.append)
+    json.dumps(report)                                    # JSON-able
+    assert "random data" in report["data"]
+    cases = [r["case"] for r in report["results"]]
+    assert cases == ["[784,30,10] mb10", "[784,30,10] mb10 f32", "[784,30x4,10] mb10",
+                     "full batch 1000", "[784,100,10] mb10", "[784,100,10] mb100",
+                     "evaluate 10k", "two threads", "memory"]
+    rate = report["gemm_gflops"]["float64"] * 1e9
+    for r in report["results"][:7]:
+        assert r["kernel_s"] > 0 and r["reference_s"] > 0
+        assert r["reference_over_kernel"] == pytest.approx(r["reference_s"] / r["kernel_s"])
+        if r["dtype"] == "float64":
+            assert r["floor_s"] == pytest.approx(r["gflop"] * 1e9 / rate)
+            assert r["kernel_over_floor"] == pytest.approx(r["kernel_s"] / r["floor_s"])
+    assert report["results"][0]["gflop"] == pytest.approx(
+        bench.train_flops([784, 30, 10], 10_000) / 1e9)
+    assert report["float32_speedup"] > 0
+    assert report["results"][-1]["rss_growth_kib"] is not None
+    assert any(line.startswith("float32 vs float64 kernel") for line in lines)
