@@ -87,7 +87,14 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   slower than BLAS's; 6 x 4 blocks: faster alone in cache, no faster
   within an epoch), and a burst of software prefetches of the next mini-batch's
   rows before or after the forward pass (it only moved the stall; spread
-  over the forward kernel's arithmetic, as now, it pays).
+  over the forward kernel's arithmetic, as now, it pays).  Also no gain,
+  in A/B runs of whole epochs: the update of large mini-batches reading
+  the rows of ``X`` in place instead of the forward kernel's copy; a
+  hand-written update for mini-batches of 10 (``delta`` held in
+  registers: slower than BLAS's small-matrix kernel); a reciprocal and
+  two Newton steps instead of the sigmoid's division; and a first
+  prototype fusing layer 0's update with the next mini-batch's forward
+  product (one pass over ``WT`` instead of three: twice as slow untuned).
 """
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
