@@ -135,13 +135,14 @@ static inline int vg_block_vectors(int nv, int nb, int b, int v0)
  * RB rows (rows[m .. m + m_ahead - 1] after the last block: the next
  * mini-batch's) are prefetched, one cache line per row per vector step,
  * so their loads are spread over the arithmetic of the current block.
+ * Blocks of RB rows x at most JMAX vectors (RB x JMAX accumulators).
  */
-#define VG_DEFINE_FWD_R(T, V, L, SFX, MT, NAME, RB)                            \
+#define VG_DEFINE_FWD_R(T, V, L, SFX, MT, NAME, RB, JMAX)                      \
 __attribute__((target("avx512f")))                                             \
 static void vg_fwd_##NAME##_r##RB(int m, int nin, int P, const T *const *rows, \
                                   int m_ahead, const T *WT, T *Z, T *copy)     \
 {                                                                              \
-    int i0, j0, k, r, cb_, v0_, jv_, nv_ = P / L, nb_ = (nv_ + 3) / 4;          \
+    int i0, j0, k, r, cb_, v0_, jv_, nv_ = P / L, nb_ = (nv_ + JMAX - 1) / JMAX; \
     for (i0 = 0; i0 < m; i0 += RB) {                                           \
         int rn = m - i0 < RB ? m - i0 : RB;                                    \
         const T *a[RB];                                                        \
@@ -155,12 +156,14 @@ static void vg_fwd_##NAME##_r##RB(int m, int nin, int P, const T *const *rows, \
         for (cb_ = 0, v0_ = 0; cb_ < nb_; cb_++, v0_ += jv_) {                    \
             jv_ = vg_block_vectors(nv_, nb_, cb_, v0_);                         \
             j0 = v0_ * L;                                                      \
-            switch (jv_) {                                                     \
-            case 4: VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 4) break;               \
-            case 3: VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 3) break;               \
-            case 2: VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 2) break;               \
-            default: VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 1) break;              \
-            }                                                                  \
+            if (JMAX >= 4 && jv_ == 4)                                         \
+                VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 4)                          \
+            else if (JMAX >= 3 && jv_ == 3)                                    \
+                VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 3)                          \
+            else if (jv_ == 2)                                                 \
+                VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 2)                          \
+            else                                                               \
+                VG_FWD_BLOCK(T, V, L, SFX, MT, RB, 1)                          \
         }                                                                      \
     }                                                                          \
 }
@@ -171,21 +174,30 @@ static void vg_fwd_##NAME##_r##RB(int m, int nin, int P, const T *const *rows, \
  * FMA; WT streams from L2, the rows stay in L1).  Measured, one core,
  * GFLOP/s of r5 / r6: m=10, 784->30: 52 / 47; m=100, 784->30: 56 / 70;
  * m=100, 784->100: 47 / 51; m=256, 784->30: 73 / 79 (8 x 3 was slower).
+ * Layers at most 2 vectors wide (float32 784->30, float64 outputs of 10)
+ * take 10 rows at a time when m >= 10: 20 accumulators where 5 x 2 had 10,
+ * and WT read once per 10 rows.  Epochs of [784,30,10] in float32, A/B
+ * interleaved, median of 21: mb10 0.063 -> 0.056 s and 0.061 -> 0.055 s,
+ * mb100 0.064 -> 0.058 s; float64 unchanged.
  * Since then (A/B in one process, 50,000 gathered MNIST-sized rows, best
  * of 21): the even column blocks and the unrolled first pass took
  * m=100, 784->100 from 62 to 70 GFLOP/s and m=10, 784->30 from 44 to 47.
- * Rejected: 10 rows x 2 vectors for m=10 (half the reads of WT, but
- * slower with gathered rows), segments of k with the rows outside (WT in
- * L1; slower: the rows then stream from L2), and prefetching the next
- * mini-batch from further ahead or into L2 only (no change).
+ * Rejected: 10 rows x 2 vectors for 4-vector layers at m=10 (half the
+ * reads of WT, but slower with gathered rows), segments of k with the rows
+ * outside (WT in L1; slower: the rows then stream from L2), and
+ * prefetching the next mini-batch from further ahead or into L2 only (no
+ * change).
  */
 #define VG_DEFINE_FWD(T, V, L, SFX, MT, NAME)                                  \
-VG_DEFINE_FWD_R(T, V, L, SFX, MT, NAME, 5)                                     \
-VG_DEFINE_FWD_R(T, V, L, SFX, MT, NAME, 6)                                     \
+VG_DEFINE_FWD_R(T, V, L, SFX, MT, NAME, 5, 4)                                  \
+VG_DEFINE_FWD_R(T, V, L, SFX, MT, NAME, 6, 4)                                  \
+VG_DEFINE_FWD_R(T, V, L, SFX, MT, NAME, 10, 2)                                 \
 static void vg_fwd_##NAME(int m, int nin, int P, const T *const *rows,         \
                           int m_ahead, const T *WT, T *Z, T *copy)             \
 {                                                                              \
-    if (m >= 12)                                                               \
+    if (m >= 10 && P <= 2 * L)                                                 \
+        vg_fwd_##NAME##_r10(m, nin, P, rows, m_ahead, WT, Z, copy);            \
+    else if (m >= 12)                                                          \
         vg_fwd_##NAME##_r6(m, nin, P, rows, m_ahead, WT, Z, copy);             \
     else                                                                       \
         vg_fwd_##NAME##_r5(m, nin, P, rows, m_ahead, WT, Z, copy);             \
