@@ -36,6 +36,7 @@
 #define VG_FWD_AVX512_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define VG_HAVE_AVX512_CODE 1
@@ -300,6 +301,74 @@ VG_DEFINE_FWD(double, __m512d, 8, pd, __mmask8, d)
 VG_DEFINE_FWD(float, __m512, 16, ps, __mmask16, s)
 
 /*
+ * The element-wise steps of back-propagation, vectorised: the same
+ * operations in the same order as the scalar loops of _kernels.pyx (the
+ * fallback without AVX-512), so the same bits.  Rows have stride P; the
+ * lanes past the n (or nL) real columns are written as 0.
+ *   vg_delta_out: delta = a - y (cross-entropy, cost 0) or
+ *                 (a - y) a (1 - a) (quadratic); y row i is Y[idx[i]]
+ *                 (Y[r0 + i] when idx is NULL), nL wide;
+ *   vg_dsig:      dp *= a (1 - a);
+ *   vg_row_sums:  out[j] = sum over i, in order, of d[i, j], for j < P.
+ */
+#define VG_LANES(MT, L, n, j)                                                  \
+    ((n) - (j) >= (L) ? (MT)~(MT)0                                             \
+     : (n) - (j) <= 0 ? (MT)0 : (MT)((1u << ((n) - (j))) - 1u))
+
+#define VG_DEFINE_ELEMENTWISE(T, V, L, SFX, MT, NAME)                          \
+__attribute__((target("avx512f")))                                             \
+static void vg_delta_out_##NAME(int cost, int m, int nL, int P, const T *a,    \
+                                const T *Y, const int64_t *idx, ptrdiff_t r0,  \
+                                T *delta)                                      \
+{                                                                              \
+    const V one = _mm512_set1_##SFX((T)1);                                     \
+    int i, j;                                                                  \
+    for (i = 0; i < m; i++) {                                                  \
+        const T *y = Y + (size_t)(idx != NULL ? idx[i] : r0 + i) * nL;         \
+        for (j = 0; j < P; j += L) {                                           \
+            MT mk = VG_LANES(MT, L, nL, j);                                    \
+            V av = _mm512_maskz_loadu_##SFX(mk, a + (size_t)i * P + j);        \
+            V dv = _mm512_sub_##SFX(av, _mm512_maskz_loadu_##SFX(mk, y + j));  \
+            if (cost != 0)                                                     \
+                dv = _mm512_mul_##SFX(dv, _mm512_mul_##SFX(                    \
+                    av, _mm512_sub_##SFX(one, av)));                           \
+            _mm512_storeu_##SFX(delta + (size_t)i * P + j,                     \
+                                _mm512_maskz_mov_##SFX(mk, dv));               \
+        }                                                                      \
+    }                                                                          \
+}                                                                              \
+                                                                               \
+__attribute__((target("avx512f")))                                             \
+static void vg_dsig_##NAME(int m, int n, int P, const T *a, T *dp)             \
+{                                                                              \
+    const V one = _mm512_set1_##SFX((T)1);                                     \
+    int i, j;                                                                  \
+    for (i = 0; i < m; i++)                                                    \
+        for (j = 0; j < P; j += L) {                                           \
+            V s = _mm512_loadu_##SFX(a + (size_t)i * P + j);                   \
+            V d = _mm512_loadu_##SFX(dp + (size_t)i * P + j);                  \
+            _mm512_storeu_##SFX(dp + (size_t)i * P + j, _mm512_maskz_mul_##SFX( \
+                VG_LANES(MT, L, n, j), d,                                      \
+                _mm512_mul_##SFX(s, _mm512_sub_##SFX(one, s))));               \
+        }                                                                      \
+}                                                                              \
+                                                                               \
+__attribute__((target("avx512f")))                                             \
+static void vg_row_sums_##NAME(int m, int P, const T *d, T *out)               \
+{                                                                              \
+    int i, j;                                                                  \
+    for (j = 0; j < P; j += L) {                                               \
+        V s = _mm512_loadu_##SFX(d + j);                                       \
+        for (i = 1; i < m; i++)                                                \
+            s = _mm512_add_##SFX(s, _mm512_loadu_##SFX(d + (size_t)i * P + j)); \
+        _mm512_storeu_##SFX(out + j, s);                                       \
+    }                                                                          \
+}
+
+VG_DEFINE_ELEMENTWISE(double, __m512d, 8, pd, __mmask8, d)
+VG_DEFINE_ELEMENTWISE(float, __m512, 16, ps, __mmask16, s)
+
+/*
  * The weight update of a large mini-batch, in the transposed layout:
  *
  *     WT (nin x P) = beta WT + alpha A^T D
@@ -394,6 +463,21 @@ static void vg_sigmoid_bias_d(int m, int n, int P, const double *b, double *a, d
 { (void)m; (void)n; (void)P; (void)b; (void)a; (void)zout; }
 static void vg_sigmoid_bias_s(int m, int n, int P, const float *b, float *a, float *zout)
 { (void)m; (void)n; (void)P; (void)b; (void)a; (void)zout; }
+
+static void vg_delta_out_d(int cost, int m, int nL, int P, const double *a, const double *Y,
+                           const int64_t *idx, ptrdiff_t r0, double *delta)
+{ (void)cost; (void)m; (void)nL; (void)P; (void)a; (void)Y; (void)idx; (void)r0; (void)delta; }
+static void vg_delta_out_s(int cost, int m, int nL, int P, const float *a, const float *Y,
+                           const int64_t *idx, ptrdiff_t r0, float *delta)
+{ (void)cost; (void)m; (void)nL; (void)P; (void)a; (void)Y; (void)idx; (void)r0; (void)delta; }
+static void vg_dsig_d(int m, int n, int P, const double *a, double *dp)
+{ (void)m; (void)n; (void)P; (void)a; (void)dp; }
+static void vg_dsig_s(int m, int n, int P, const float *a, float *dp)
+{ (void)m; (void)n; (void)P; (void)a; (void)dp; }
+static void vg_row_sums_d(int m, int P, const double *d, double *out)
+{ (void)m; (void)P; (void)d; (void)out; }
+static void vg_row_sums_s(int m, int P, const float *d, float *out)
+{ (void)m; (void)P; (void)d; (void)out; }
 
 static void vg_grad_d(int m, int nin, int P, const double *A, int lda, const double *D,
                       double beta, double alpha, double *WT)

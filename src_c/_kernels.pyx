@@ -69,7 +69,12 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   way than in ``WT``'s) and add it transposed.
 * With AVX-512 the sigmoid is vectorised too, with its own ``exp`` (1-2
   ulp; the formula is still ``reference.sigmoid``'s); otherwise it is the
-  scalar ``_sigmoid`` below with the C library's ``exp``.
+  scalar ``_sigmoid`` below with the C library's ``exp``.  So are the
+  element-wise steps of back-propagation (output error, ``a (1 - a)``,
+  row sums), with the scalar loops below as the fallback: the same
+  operations in the same order.  Measured, epochs of ``[784,30,10]`` mb
+  10: float32 ~5% faster, float64 ~2% (these loops were 7% of float32's
+  samples in ``perf``).
 * Nothing is allocated per mini-batch: one 64-byte aligned workspace per
   call (``posix_memalign``), owned by a ``_Net`` object that frees it
   whatever happens.  No global state is written during a call, so two
@@ -123,6 +128,16 @@ cdef extern from "_fwd_avx512.h" nogil:
                            double *zout)
     void vg_sigmoid_bias_s(int m, int n, int P, const float *b, float *a,
                            float *zout)
+    void vg_delta_out_d(int cost, int m, int nL, int P, const double *a,
+                        const double *Y, const int64_t *idx, Py_ssize_t r0,
+                        double *delta)
+    void vg_delta_out_s(int cost, int m, int nL, int P, const float *a,
+                        const float *Y, const int64_t *idx, Py_ssize_t r0,
+                        float *delta)
+    void vg_dsig_d(int m, int n, int P, const double *a, double *dp)
+    void vg_dsig_s(int m, int n, int P, const float *a, float *dp)
+    void vg_row_sums_d(int m, int P, const double *d, double *out)
+    void vg_row_sums_s(int m, int P, const float *d, float *out)
 
 
 #: Rows per block when a whole data set is processed.
@@ -382,6 +397,12 @@ cdef void _delta_out(int cost, Py_ssize_t m, Py_ssize_t nL, Py_ssize_t P,
     row i is ``Y[idx[i]]`` (or ``Y[r0+i]`` when ``idx`` is NULL)."""
     cdef Py_ssize_t i, j, r
     cdef const floating *y
+    if _use_avx512:
+        if floating is double:
+            vg_delta_out_d(cost, <int> m, <int> nL, <int> P, a, Y, idx, r0, delta)
+        else:
+            vg_delta_out_s(cost, <int> m, <int> nL, <int> P, a, Y, idx, r0, delta)
+        return
     for i in range(m):
         r = idx[i] if idx != NULL else r0 + i
         y = Y + r * nL
@@ -415,11 +436,13 @@ cdef void _delta_back(Py_ssize_t m, Py_ssize_t nin, Py_ssize_t nout,
             rows[i] = delta + i * Pout
         if floating is double:
             vg_fwd_d(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
+            vg_dsig_d(<int> m, <int> nin, <int> Pin, a, delta_prev)
         else:
             vg_fwd_s(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
-    else:
-        _gemm(TRANS, NO_TRANS, nin, m, nout, <floating> 1.0, WTl, Pout,
-              delta, Pout, <floating> 0.0, delta_prev, Pin)
+            vg_dsig_s(<int> m, <int> nin, <int> Pin, a, delta_prev)
+        return
+    _gemm(TRANS, NO_TRANS, nin, m, nout, <floating> 1.0, WTl, Pout,
+          delta, Pout, <floating> 0.0, delta_prev, Pin)
     for i in range(m):
         for j in range(nin):
             s = a[i * Pin + j]
@@ -432,6 +455,12 @@ cdef void _row_sums(Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
                     const floating *delta, floating *out) noexcept nogil:
     """``out[j] = sum_i delta[i, j]`` (rows added in order, as numpy does)."""
     cdef Py_ssize_t i, j
+    if _use_avx512:     # all P columns (the padding of delta is 0)
+        if floating is double:
+            vg_row_sums_d(<int> m, <int> P, delta, out)
+        else:
+            vg_row_sums_s(<int> m, <int> P, delta, out)
+        return
     for j in range(n):
         out[j] = delta[j]
     for i in range(1, m):
