@@ -27,6 +27,9 @@ def test_bench_quick_run_reports_every_case(tmp_path):
         if r["dtype"] == "float64":
             assert r["floor_s"] == pytest.approx(r["gflop"] * 1e9 / rate)
             assert r["kernel_over_floor"] == pytest.approx(r["kernel_s"] / r["floor_s"])
+        assert r["floor_same_time_s"] > 0
+        assert r["kernel_over_floor_same_time"] == pytest.approx(
+            r["kernel_s"] / r["floor_same_time_s"])
     assert report["results"][0]["gflop"] == pytest.approx(
         bench.train_flops([784, 30, 10], 10_000) / 1e9)
     assert report["float32_speedup"] > 0
