@@ -57,6 +57,42 @@ def test_two_threads_equal_sequential_runs():
 
 
 
+@pytest.mark.parametrize("call", ["sgd_epoch", "evaluate", "feedforward", "backprop",
+                                  "mean_nabla_b"])
+def test_the_gil_is_released_during_the_call(call):
+    """No timing: with the switch interval at 100 s, the main thread can only
+    get the GIL back while the worker is inside the kernel if the kernel
+    released it; otherwise it resumes after the worker has finished."""
+    import sys
+    ws, bs, X, Y = _net_and_data(3, sizes=(200, 100, 10), N=20_000)
+    run = {"sgd_epoch": lambda: K.sgd_epoch(ws, bs, X, Y, np.arange(20_000), 10,
+                                            0.1, 1.0, 20_000),
+           "evaluate": lambda: K.evaluate(ws, bs, X, Y, 1.0),
+           "feedforward": lambda: K.feedforward(ws, bs, X),
+           "backprop": lambda: K.backprop(ws, bs, X, Y),
+           "mean_nabla_b": lambda: K.mean_nabla_b(ws, bs, X, Y)}[call]
+    state = {"done": False}
+    started = threading.Event()
+
+    def worker():
+        started.set()
+        run()
+        state["done"] = True
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(100.0)
+    try:
+        t = threading.Thread(target=worker)
+        t.start()
+        started.wait()
+        done_when_main_resumed = state["done"]
+        t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert state["done"]
+    assert not done_when_main_resumed, f"{call} kept the GIL for the whole call"
+
+
 def test_repeated_calls_do_not_leak():
     if _rss_kib() is None:
         pytest.skip("needs /proc/self/status (Linux) to read the resident memory")
