@@ -108,6 +108,9 @@ from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
+cimport numpy as cnp
+
+cnp.import_array()
 
 
 cdef extern from "stdlib.h" nogil:
@@ -892,3 +895,39 @@ def evaluate(list weights, list biases, const floating[:, ::1] X,
                        <floating **> net.WT, <floating **> net.A,
                        <const floating **> net.rows, <floating *> net.work)
     return correct, c
+
+
+def overlap(list arrays, cnp.ndarray X):
+    """Where C-contiguous ``arrays`` and ``X`` share memory: 0 nowhere, 1 two
+    of ``arrays`` (found first, as in a loop over the pairs), 2 one of them
+    and ``X``.
+
+    The bounds test of ``np.may_share_memory`` (empty arrays share nothing),
+    on every pair, without a Python call per pair: ~55 us per ``sgd_epoch``
+    for a 5-layer network before, 3% of a full-batch epoch on 1,000 images.
+    """
+    cdef Py_ssize_t n = len(arrays), i, j
+    cdef cnp.ndarray a
+    cdef char *xs = <char *> cnp.PyArray_DATA(X)
+    cdef char *xe = xs + cnp.PyArray_NBYTES(X)
+    cdef char **s = <char **> malloc(2 * max(n, 1) * sizeof(char *))
+    cdef char **e
+    if s == NULL:
+        raise MemoryError()
+    e = s + n
+    try:
+        for i in range(n):
+            a = arrays[i]
+            s[i] = <char *> cnp.PyArray_DATA(a)
+            e[i] = s[i] + cnp.PyArray_NBYTES(a)
+        for i in range(n):
+            if s[i] == e[i]:
+                continue
+            for j in range(i + 1, n):
+                if s[j] != e[j] and s[j] < e[i] and s[i] < e[j]:
+                    return 1
+            if xs != xe and s[i] < xe and xs < e[i]:
+                return 2
+        return 0
+    finally:
+        free(s)

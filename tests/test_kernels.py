@@ -531,6 +531,29 @@ def test_parameters_inside_X_are_refused():
     np.testing.assert_array_equal(X, saved)
 
 
+def test_overlap_agrees_with_may_share_memory():
+    """The compiled overlap test against numpy's, pair by pair, on random
+    views (overlapping, adjacent, empty) of one buffer."""
+    rng = np.random.default_rng(3)
+    buf = np.zeros(64)
+    seen = set()
+    for _ in range(2000):
+        views = [buf[a:a + int(rng.integers(0, 9))]
+                 for a in rng.integers(0, 64, size=int(rng.integers(1, 6)))]
+        X = buf[int(rng.integers(0, 64)):][:int(rng.integers(0, 9))]
+        expected = 0
+        for i, p in enumerate(views):
+            if any(np.may_share_memory(p, q) for q in views[i + 1:]):
+                expected = 1
+                break
+            if np.may_share_memory(p, X):
+                expected = 2
+                break
+        assert _kernels.overlap(views, X) == expected, (views, X)
+        seen.add(expected)
+    assert seen == {0, 1, 2}
+
+
 @pytest.mark.parametrize("kind", VALUE_ERRORS)
 def test_sgd_epoch_value_errors(kind):
     ws, bs, X, Y, kw = _case(kind)

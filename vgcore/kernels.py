@@ -209,15 +209,13 @@ def _check_params(weights, biases, X, write):
         ws.append(w)
         bs.append(b.reshape(-1))       # a view: b is C-contiguous
         n_prev = n_out
-    if write:
-        params = ws + bs
-        for i in range(len(params)):
-            for j in range(i + 1, len(params)):
-                if np.may_share_memory(params[i], params[j]):
-                    raise ValueError("weights and biases must not share memory "
-                                     "(each is updated in place)")
-            if np.may_share_memory(params[i], X):
-                raise ValueError("weights/biases must not share memory with X")
+    if write:   # all C-contiguous here (X too: _prepare made it so)
+        where = _kernels.overlap(ws + bs, X)
+        if where == 1:
+            raise ValueError("weights and biases must not share memory "
+                             "(each is updated in place)")
+        if where == 2:
+            raise ValueError("weights/biases must not share memory with X")
     return ws, bs
 
 
