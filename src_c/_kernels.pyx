@@ -106,7 +106,7 @@ from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
 from libc.stdint cimport int64_t
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 cimport numpy as cnp
 
@@ -293,31 +293,30 @@ cdef Py_ssize_t _layout(NetDims d, Py_ssize_t rows, bint gather, floating *work,
     return off
 
 
+cdef void _transpose(Py_ssize_t r, Py_ssize_t c, const floating *src, Py_ssize_t lds,
+                     floating *dst, Py_ssize_t ldd) noexcept nogil:
+    """``dst[j, i] = src[i, j]`` for ``i < r``, ``j < c`` (row strides ``lds``,
+    ``ldd``); the padding ``dst[j, r:ldd]`` is set to zero."""
+    cdef Py_ssize_t i, j
+    for j in range(c):
+        for i in range(r):
+            dst[j * ldd + i] = src[i * lds + j]
+        for i in range(r, ldd):
+            dst[j * ldd + i] = 0
+
+
 cdef void _transpose_in(NetDims d, floating **W, floating **WT) noexcept nogil:
     """``WT[l][k, j] = W[l][j, k]``, padding columns set to zero."""
     cdef int l
-    cdef Py_ssize_t j, k, nin, nout, P
     for l in range(d.L):
-        nin = d.n[l]
-        nout = d.n[l + 1]
-        P = d.P[l + 1]
-        memset(WT[l], 0, nin * P * sizeof(floating))
-        for j in range(nout):
-            for k in range(nin):
-                WT[l][k * P + j] = W[l][j * nin + k]
+        _transpose(d.n[l + 1], d.n[l], W[l], d.n[l], WT[l], d.P[l + 1])
 
 
 cdef void _transpose_out(NetDims d, floating **WT, floating **W) noexcept nogil:
     """``W[l][j, k] = WT[l][k, j]`` (the weights back into network2's layout)."""
     cdef int l
-    cdef Py_ssize_t j, k, nin, nout, P
     for l in range(d.L):
-        nin = d.n[l]
-        nout = d.n[l + 1]
-        P = d.P[l + 1]
-        for j in range(nout):
-            for k in range(nin):
-                W[l][j * nin + k] = WT[l][k * P + j]
+        _transpose(d.n[l], d.n[l + 1], WT[l], d.P[l + 1], W[l], d.n[l])
 
 
 # ---------------------------------------------------------------------------
@@ -430,11 +429,7 @@ cdef void _delta_back(Py_ssize_t m, Py_ssize_t nin, Py_ssize_t nout,
     cdef Py_ssize_t i, j
     cdef floating s
     if _use_avx512:
-        for j in range(nout):
-            for i in range(nin):
-                Wb[j * Pin + i] = WTl[i * Pout + j]
-            for i in range(nin, Pin):
-                Wb[j * Pin + i] = 0
+        _transpose(nin, nout, WTl, Pout, Wb, Pin)
         for i in range(m):
             rows[i] = delta + i * Pout
         if floating is double:
