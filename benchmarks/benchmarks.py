@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover - the bench/test extras install it
 
 from vgcore import kernels
 from vgcore import reference as ref
+from vgcore.bench import _init_net as _network  # network2's initialisation, seeded
 
 
 IMPLS = ["kernels", "reference"]
@@ -108,15 +109,6 @@ def _split(start, stop, dtype):
         Y[np.arange(stop - start), labels] = 1
         _CACHE[key] = (X, Y, labels)
     return _CACHE[key]
-
-
-def _network(sizes, dtype, seed=0):
-    """network2's default initialisation, from a seeded generator."""
-    rng = np.random.default_rng(seed)
-    biases = [rng.standard_normal((y, 1)).astype(dtype) for y in sizes[1:]]
-    weights = [(rng.standard_normal((y, x)) / np.sqrt(x)).astype(dtype)
-               for x, y in zip(sizes[:-1], sizes[1:])]
-    return weights, biases
 
 
 # ---------------------------------------------------------------------------

@@ -510,16 +510,21 @@ def _check_loaded(net):
     assert all_finite(net)
 
 
-@fuzz
-@given(doc=st.one_of(network_documents(), json_values))
-def test_fuzz_load_json_documents(doc, tmp_path_factory):
-    f = tmp_path_factory.mktemp("load") / "net.json"
-    f.write_text(json.dumps(doc))            # NaN/Infinity literals included
+def _load_loads_or_refuses(f):
+    """``network2.load(f)`` gives a sound network or a NetworkFileError."""
     ok, net = attempt(lambda: network2.load(str(f)))
     if ok:
         _check_loaded(net)
     else:
         assert isinstance(net, NetworkFileError), type(net)
+
+
+@fuzz
+@given(doc=st.one_of(network_documents(), json_values))
+def test_fuzz_load_json_documents(doc, tmp_path_factory):
+    f = tmp_path_factory.mktemp("load") / "net.json"
+    f.write_text(json.dumps(doc))            # NaN/Infinity literals included
+    _load_loads_or_refuses(f)
 
 
 @fuzz
@@ -531,11 +536,7 @@ def test_fuzz_load_json_documents(doc, tmp_path_factory):
 def test_fuzz_load_bytes(content, tmp_path_factory):
     f = tmp_path_factory.mktemp("load") / "net.json"
     f.write_bytes(content)
-    ok, net = attempt(lambda: network2.load(str(f)))
-    if ok:
-        _check_loaded(net)
-    else:
-        assert isinstance(net, NetworkFileError), type(net)
+    _load_loads_or_refuses(f)
 
 
 @fuzz

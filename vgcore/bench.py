@@ -245,26 +245,22 @@ def gemm_rate(dtype, n=_GEMM_N, repeat=7):
     Timed in CPU time of the calling thread (BLAS limited to one thread runs
     in it), so that other processes on a shared machine do not lower it.
     """
-    import numpy as np
-    rng = np.random.default_rng(0)
-    a = rng.random((n, n)).astype(dtype)
-    b = rng.random((n, n)).astype(dtype)
-    c = a @ b
+    run = _gemm_runner(dtype, n)
     best = float("inf")
     for _ in range(repeat):
         t0 = time.thread_time()
-        np.matmul(a, b, out=c)
+        run(None)
         best = min(best, time.thread_time() - t0)
     return 2.0 * n ** 3 / best
 
 
-def _gemm_runner(dtype):
-    """``fn(_)`` doing one ``2048^3`` product in ``dtype`` (the rate probe of
-    ``gemm_rate``), to be interleaved with a case's runs."""
+def _gemm_runner(dtype, n=_GEMM_N):
+    """``fn(_)`` doing one ``n x n`` product in ``dtype``: the probe of
+    ``gemm_rate``, also interleaved with each case's runs."""
     import numpy as np
     rng = np.random.default_rng(0)
-    a = rng.random((_GEMM_N, _GEMM_N)).astype(dtype)
-    b = rng.random((_GEMM_N, _GEMM_N)).astype(dtype)
+    a = rng.random((n, n)).astype(dtype)
+    b = rng.random((n, n)).astype(dtype)
     c = a @ b
 
     def run(_):
