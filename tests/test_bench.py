@@ -30,6 +30,12 @@ def test_bench_quick_run_reports_every_case(tmp_path):
         assert r["floor_same_time_s"] > 0
         assert r["kernel_over_floor_same_time"] == pytest.approx(
             r["kernel_s"] / r["floor_same_time_s"])
+        # the machine's speed is the ratio of the two floors (CPU time)
+        assert r["machine_speed"] == pytest.approx(
+            r["floor_s"] / r["floor_same_time_cpu_s"])
+    assert report["machine_speed_min"] == min(r["machine_speed"]
+                                              for r in report["results"][:7])
+    assert any(line.startswith("machine speed during each case") for line in lines)
     assert report["results"][0]["gflop"] == pytest.approx(
         bench.train_flops([784, 30, 10], 10_000) / 1e9)
     assert report["float32_speedup"] > 0

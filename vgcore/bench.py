@@ -238,6 +238,10 @@ def forward_flops(sizes, n_examples):
 #: Size of the GEMM whose rate defines the arithmetic floor.
 _GEMM_N = 2048
 
+#: Below this fraction of its best GEMM rate during a case, the report warns
+#: that the machine was slowed down by something else.
+SLOW_MACHINE = 0.9
+
 
 def gemm_rate(dtype, n=_GEMM_N, repeat=7):
     """The machine's GEMM rate in FLOP/s: best of ``repeat`` ``n x n`` products.
@@ -365,6 +369,10 @@ def _result(name, sizes, mbs, dtype, flops, rates, t_k, t_r, t_p, scaled, what, 
             f"kernel_over_floor_same_time_{clock}".rstrip("_"): k / same,
         })
     r["kernel_gflops"] = flops / t_k[0] / 1e9
+    # how fast the machine ran during this case, in CPU time of this thread:
+    # the interleaved GEMM rate over the best one measured at the start (1
+    # when undisturbed; ~0.75 was seen while other tenants loaded the host)
+    r["machine_speed"] = gemm_flops / t_g[1] / rates[np.dtype(dtype).name]
     return r
 
 
@@ -565,6 +573,15 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
         r = _eval_case(data, repeat, cap, rates)
         R.append(r)
         out(_row(r))
+        speeds = [r["machine_speed"] for r in R]
+        report["machine_speed_min"] = min(speeds)
+        out("machine speed during each case (2048^3 products interleaved with its runs, "
+            "over the best at the\n start; 1.00 = as fast as at its best): "
+            + ", ".join(f"{s:.2f}" for s in speeds))
+        if min(speeds) < SLOW_MACHINE:
+            out(f"WARNING: some cases ran while the machine was below {SLOW_MACHINE:.0%} of "
+                f"its best speed (other\n tenants or processes): their k/floor is "
+                f"pessimistic; k/floor~ compares with the machine as it was")
         out("")
         out("The same runs in CPU time of the benchmarking thread (what each run "
             "cost; the wall\ntimes above also hold any wait for a core taken by "
