@@ -97,9 +97,20 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   the rows of ``X`` in place instead of the forward kernel's copy; a
   hand-written update for mini-batches of 10 (``delta`` held in
   registers: slower than BLAS's small-matrix kernel); a reciprocal and
-  two Newton steps instead of the sigmoid's division; and a first
-  prototype fusing layer 0's update with the next mini-batch's forward
-  product (one pass over ``WT`` instead of three: twice as slow untuned).
+  two Newton steps instead of the sigmoid's division.  Measured and
+  rejected later (mini-batch 10, ``[784,30,10]``, float64; in C against
+  the current forward kernel and BLAS update, interleaved): fusing layer
+  0's update with the next mini-batch's forward product over segments of
+  ``k`` (one pass of ``WT`` through L2 instead of three; with the blocks
+  kept in registers it is still ~15% slower: the segments' forward is
+  slower than the streaming one, and its prefetches of the next rows
+  slowed the update); reading ``X`` stored as float32 when exact (half the
+  bytes of the gather, same results: no faster in a forward-plus-update
+  loop; the gather seems bound by outstanding misses, not bytes); software prefetch of the next
+  mini-batch's rows of ``Y`` (the output error's stall moved into the
+  prefetch loop); and the update with ``delta`` pre-scaled or the decay
+  kept as a scale factor (``wscale``, as scikit-learn's SGD does): no
+  faster, the update is bound by ``WT``'s traffic, not by its arithmetic.
 """
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
