@@ -106,11 +106,14 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   slower than the streaming one, and its prefetches of the next rows
   slowed the update); reading ``X`` stored as float32 when exact (half the
   bytes of the gather, same results: no faster in a forward-plus-update
-  loop; the gather seems bound by outstanding misses, not bytes); software prefetch of the next
-  mini-batch's rows of ``Y`` (the output error's stall moved into the
-  prefetch loop); and the update with ``delta`` pre-scaled or the decay
-  kept as a scale factor (``wscale``, as scikit-learn's SGD does): no
-  faster, the update is bound by ``WT``'s traffic, not by its arithmetic.
+  loop; the gather seems bound by outstanding misses, not bytes);
+  software prefetch of the rows of ``Y`` (their misses cost ~3% of an
+  epoch, but prefetching them before the forward product, before the
+  update, or spread through the forward kernel's own prefetches gained
+  nothing outside the noise); and the update with ``delta`` pre-scaled
+  or the decay kept as a scale factor (``wscale``, as scikit-learn's SGD
+  does): no faster, the update is bound by ``WT``'s traffic, not by its
+  arithmetic.
 """
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
