@@ -369,10 +369,11 @@ def _result(name, sizes, mbs, dtype, flops, rates, t_k, t_r, t_p, scaled, what, 
             f"kernel_over_floor_same_time_{clock}".rstrip("_"): k / same,
         })
     r["kernel_gflops"] = flops / t_k[0] / 1e9
-    # how fast the machine ran during this case, in CPU time of this thread:
-    # the interleaved GEMM rate over the best one measured at the start (1
-    # when undisturbed; ~0.75 was seen while other tenants loaded the host)
-    r["machine_speed"] = gemm_flops / t_g[1] / rates[np.dtype(dtype).name]
+    # how fast the machine ran during this case (CPU time of this thread):
+    # the interleaved GEMM rate over the best one measured at the start,
+    # i.e. the ratio of the two floors (1 when undisturbed; ~0.75 was seen
+    # while other tenants loaded the host)
+    r["machine_speed"] = floor / r["floor_same_time_cpu_s"]
     return r
 
 
