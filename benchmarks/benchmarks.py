@@ -121,14 +121,15 @@ def epoch_workload(impl, sizes, dtype=np.float64, n_images=N_TRAIN, mini_batch_s
     Every call starts from the same initial weights (copying them costs
     microseconds), so repeated calls do identical work.
     """
-    X, Y, _ = _split(0, n_images, dtype)
+    X, Y, labels = _split(0, n_images, dtype)
     W0, B0 = _network(SIZES[sizes], dtype)
     order = np.random.default_rng(1).permutation(n_images).astype(np.int64)
     if impl == "kernels":
-        def run():
+        def run():   # one-hot targets as their labels, as vgcore.network2 passes them
             W = [w.copy() for w in W0]
             B = [b.copy() for b in B0]
-            kernels.sgd_epoch(W, B, X, Y, order, mini_batch_size, ETA, LMBDA, n_images)
+            kernels.sgd_epoch(W, B, X, labels, order, mini_batch_size, ETA, LMBDA,
+                              n_images)
             return W, B
     else:
         def run():  # returns new lists, leaves W0 and B0 alone

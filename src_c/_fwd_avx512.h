@@ -308,8 +308,11 @@ VG_DEFINE_FWD(float, __m512, 16, ps, __mmask16, s)
  * fallback without AVX-512), so the same bits.  Rows have stride P; the
  * lanes past the n (or nL) real columns are written as 0.
  *   vg_delta_out: delta = a - y (cross-entropy, cost 0) or
- *                 (a - y) a (1 - a) (quadratic); y row i is Y[idx[i]]
- *                 (Y[r0 + i] when idx is NULL), nL wide;
+ *                 (a - y) a (1 - a) (quadratic); y row i is Y[r], with
+ *                 r = idx[i] (r0 + i when idx is NULL), nL wide, or, when
+ *                 labels is not NULL, the one-hot row with its 1 in column
+ *                 labels[r] (Y is then not read: a random row of Y is a
+ *                 cache miss, an entry of labels mostly is not);
  *   vg_dsig:      dp *= a (1 - a);
  *   vg_row_sums:  out[j] = sum over i, in order, of d[i, j], for j < P.
  */
@@ -320,17 +323,25 @@ VG_DEFINE_FWD(float, __m512, 16, ps, __mmask16, s)
 #define VG_DEFINE_ELEMENTWISE(T, V, L, SFX, MT, NAME)                          \
 __attribute__((target("avx512f")))                                             \
 static void vg_delta_out_##NAME(int cost, int m, int nL, int P, const T *a,    \
-                                const T *Y, const int64_t *idx, ptrdiff_t r0,  \
-                                T *delta)                                      \
+                                const T *Y, const int64_t *labels,             \
+                                const int64_t *idx, ptrdiff_t r0, T *delta)    \
 {                                                                              \
     const V one = _mm512_set1_##SFX((T)1);                                     \
     int i, j;                                                                  \
     for (i = 0; i < m; i++) {                                                  \
-        const T *y = Y + (size_t)(idx != NULL ? idx[i] : r0 + i) * nL;         \
+        const int64_t r = idx != NULL ? idx[i] : r0 + i;                       \
+        const T *y = labels != NULL ? NULL : Y + (size_t)r * nL;               \
         for (j = 0; j < P; j += L) {                                           \
             MT mk = VG_LANES(MT, L, nL, j);                                    \
             V av = _mm512_maskz_loadu_##SFX(mk, a + (size_t)i * P + j);        \
-            V dv = _mm512_sub_##SFX(av, _mm512_maskz_loadu_##SFX(mk, y + j));  \
+            V dv;                                                              \
+            if (y != NULL) {                                                   \
+                dv = _mm512_sub_##SFX(av, _mm512_maskz_loadu_##SFX(mk, y + j));\
+            } else {        /* a - 1 in the label's lane, a (= a - 0) else */  \
+                int64_t t = labels[r] - j;                                     \
+                MT hot = t >= 0 && t < L ? (MT)((MT)1 << t) : (MT)0;           \
+                dv = _mm512_mask_sub_##SFX(av, hot, av, one);                  \
+            }                                                                  \
             if (cost != 0)                                                     \
                 dv = _mm512_mul_##SFX(dv, _mm512_mul_##SFX(                    \
                     av, _mm512_sub_##SFX(one, av)));                           \
@@ -467,11 +478,15 @@ static void vg_sigmoid_bias_s(int m, int n, int P, const float *b, float *a, flo
 { (void)m; (void)n; (void)P; (void)b; (void)a; (void)zout; }
 
 static void vg_delta_out_d(int cost, int m, int nL, int P, const double *a, const double *Y,
-                           const int64_t *idx, ptrdiff_t r0, double *delta)
-{ (void)cost; (void)m; (void)nL; (void)P; (void)a; (void)Y; (void)idx; (void)r0; (void)delta; }
+                           const int64_t *labels, const int64_t *idx, ptrdiff_t r0,
+                           double *delta)
+{ (void)cost; (void)m; (void)nL; (void)P; (void)a; (void)Y; (void)labels; (void)idx; (void)r0;
+  (void)delta; }
 static void vg_delta_out_s(int cost, int m, int nL, int P, const float *a, const float *Y,
-                           const int64_t *idx, ptrdiff_t r0, float *delta)
-{ (void)cost; (void)m; (void)nL; (void)P; (void)a; (void)Y; (void)idx; (void)r0; (void)delta; }
+                           const int64_t *labels, const int64_t *idx, ptrdiff_t r0,
+                           float *delta)
+{ (void)cost; (void)m; (void)nL; (void)P; (void)a; (void)Y; (void)labels; (void)idx; (void)r0;
+  (void)delta; }
 static void vg_dsig_d(int m, int n, int P, const double *a, double *dp)
 { (void)m; (void)n; (void)P; (void)a; (void)dp; }
 static void vg_dsig_s(int m, int n, int P, const float *a, float *dp)

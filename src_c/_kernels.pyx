@@ -58,6 +58,11 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   mini-batch's rows): the gather of randomly ordered rows is bound by
   memory bandwidth and was ~20% of an epoch as a separate copy.  Rows that
   are consecutive in ``X`` (full-batch gradient descent) are used in place.
+  One-hot targets may come as their labels (one int64 per example, the
+  form ``vgcore.network2`` passes): the output error then subtracts 1 in
+  the label's column instead of reading a randomly placed row of ``Y``, a
+  cache miss per example (measured, [784,30,10] mb 10, A/B in one
+  process: float64 epochs 1.1% faster, float32 3.8%; identical bits).
   Mini-batches of more than ``SMALL_UPDATE_ROWS`` rows update ``WT`` with
   the hand-written ``vg_grad`` (with AVX-512): BLAS first packs the whole
   of ``A`` (at full batch 1000 x 784 doubles, a 6 MB copy, ~9% of an
@@ -146,11 +151,11 @@ cdef extern from "_fwd_avx512.h" nogil:
     void vg_sigmoid_bias_s(int m, int n, int P, const float *b, float *a,
                            float *zout)
     void vg_delta_out_d(int cost, int m, int nL, int P, const double *a,
-                        const double *Y, const int64_t *idx, Py_ssize_t r0,
-                        double *delta)
+                        const double *Y, const int64_t *labels,
+                        const int64_t *idx, Py_ssize_t r0, double *delta)
     void vg_delta_out_s(int cost, int m, int nL, int P, const float *a,
-                        const float *Y, const int64_t *idx, Py_ssize_t r0,
-                        float *delta)
+                        const float *Y, const int64_t *labels,
+                        const int64_t *idx, Py_ssize_t r0, float *delta)
     void vg_dsig_d(int m, int n, int P, const double *a, double *dp)
     void vg_dsig_s(int m, int n, int P, const float *a, float *dp)
     void vg_row_sums_d(int m, int P, const double *d, double *out)
@@ -407,23 +412,31 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
 
 
 cdef void _delta_out(int cost, Py_ssize_t m, Py_ssize_t nL, Py_ssize_t P,
-                     const floating *a, const floating *Y, const int64_t *idx,
-                     Py_ssize_t r0, floating *delta) noexcept nogil:
+                     const floating *a, const floating *Y, const int64_t *labels,
+                     const int64_t *idx, Py_ssize_t r0,
+                     floating *delta) noexcept nogil:
     """Output error of ``m`` rows (stride ``P``, padding set to 0); target
-    row i is ``Y[idx[i]]`` (or ``Y[r0+i]`` when ``idx`` is NULL)."""
+    row i is ``Y[r]`` with ``r = idx[i]`` (``r0 + i`` when ``idx`` is NULL),
+    or, when ``labels`` is not NULL, the one-hot row with its 1 in column
+    ``labels[r]`` (``Y`` is then not read)."""
     cdef Py_ssize_t i, j, r
     cdef const floating *y
     if _use_avx512:
         if floating is double:
-            vg_delta_out_d(cost, <int> m, <int> nL, <int> P, a, Y, idx, r0, delta)
+            vg_delta_out_d(cost, <int> m, <int> nL, <int> P, a, Y, labels, idx, r0, delta)
         else:
-            vg_delta_out_s(cost, <int> m, <int> nL, <int> P, a, Y, idx, r0, delta)
+            vg_delta_out_s(cost, <int> m, <int> nL, <int> P, a, Y, labels, idx, r0, delta)
         return
     for i in range(m):
         r = idx[i] if idx != NULL else r0 + i
-        y = Y + r * nL
-        for j in range(nL):
-            delta[i * P + j] = _output_delta(cost, a[i * P + j], y[j])
+        if labels != NULL:
+            for j in range(nL):
+                delta[i * P + j] = _output_delta(cost, a[i * P + j],
+                                                 1 if j == labels[r] else 0)
+        else:
+            y = Y + r * nL
+            for j in range(nL):
+                delta[i * P + j] = _output_delta(cost, a[i * P + j], y[j])
         for j in range(nL, P):
             delta[i * P + j] = 0
 
@@ -492,7 +505,8 @@ cdef void _add_transposed(Py_ssize_t nout, Py_ssize_t nin, Py_ssize_t P,
 
 cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                           const floating *X, const floating *Y,
-                          const int64_t *order, Py_ssize_t n_order,
+                          const int64_t *labels, const int64_t *order,
+                          Py_ssize_t n_order,
                           Py_ssize_t mbs, double eta, double lmbda, double n,
                           int cost, double *speeds, floating **WT, floating **A,
                           const floating **rows, floating *work) noexcept nogil:
@@ -535,7 +549,7 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
             if ahead > mbs:
                 ahead = mbs
             _forward(d, WT, B, A, m, <floating *> NULL, rows, X, order + k, ahead)
-        _delta_out(cost, m, d.n[L], d.P[L], A[L], Y, order + k, 0, D)
+        _delta_out(cost, m, d.n[L], d.P[L], A[L], Y, labels, order + k, 0, D)
         for l in range(L - 1, -1, -1):
             nin = d.n[l]
             nout = d.n[l + 1]
@@ -608,7 +622,8 @@ cdef void _backprop_impl(NetDims d, floating **W, floating **B,
         A[0] = <floating *> (X + r0 * d.n[0])
         _forward(d, WT, B, A, m, <floating *> NULL, rows,
                  <const floating *> NULL, <const int64_t *> NULL, 0)
-        _delta_out(cost, m, d.n[L], d.P[L], A[L], Y, <const int64_t *> NULL, r0, D)
+        _delta_out(cost, m, d.n[L], d.P[L], A[L], Y, <const int64_t *> NULL,
+                   <const int64_t *> NULL, r0, D)
         for l in range(L - 1, -1, -1):
             nin = d.n[l]
             nout = d.n[l + 1]
@@ -806,15 +821,25 @@ cdef int _alloc(_Net net, Py_ssize_t rows, bint gather, floating dummy) except -
 
 
 def sgd_epoch(list weights, list biases, const floating[:, ::1] X,
-              const floating[:, ::1] Y, const int64_t[::1] order,
+              const floating[:, ::1] Y, const int64_t[::1] labels,
+              const int64_t[::1] order,
               Py_ssize_t mini_batch_size, double eta, double lmbda, double n,
               int cost, double[:, ::1] speeds=None):
-    """One epoch of mini-batch SGD, in place (validated input; see kernels.py)."""
+    """One epoch of mini-batch SGD, in place (validated input; see kernels.py).
+
+    Exactly one of ``Y`` (targets) and ``labels`` (one-hot targets given by
+    their 1's column) is not None.
+    """
     cdef Py_ssize_t n_order = order.shape[0]
     cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0)
     cdef double *sp = NULL
     cdef const floating *xp = &X[0, 0]
-    cdef const floating *yp = &Y[0, 0]
+    cdef const floating *yp = NULL
+    cdef const int64_t *lp = NULL
+    if labels is not None:
+        lp = &labels[0]
+    else:
+        yp = &Y[0, 0]
     if n_order == 0:
         return
     if mini_batch_size > n_order:   # the same steps; no rows that do not exist
@@ -824,7 +849,7 @@ def sgd_epoch(list weights, list biases, const floating[:, ::1] X,
     _alloc(net, mini_batch_size, True, <floating> 0)
     with nogil:
         _sgd_epoch_impl(net.dims(), <floating **> net.W, <floating **> net.B,
-                        xp, yp, &order[0], n_order, mini_batch_size,
+                        xp, yp, lp, &order[0], n_order, mini_batch_size,
                         eta, lmbda, n, cost, sp, <floating **> net.WT,
                         <floating **> net.A, <const floating **> net.rows,
                         <floating *> net.work)

@@ -572,7 +572,7 @@ def test_fuzz_kernels_layer(data):
     what = data.draw(st.sampled_from(["nothing", "w shape", "w dtype", "w order", "w ro",
                                       "b shape", "X shape", "X dtype", "Y shape", "Y dtype",
                                       "order range", "order dtype", "order 2-D", "mbs", "n",
-                                      "eta", "lists", "share"]))
+                                      "eta", "lists", "share", "Y labels"]))
     order = rng.permutation(N) if N else np.zeros(0, dtype=np.int64)
     mbs, n, eta = data.draw(st.integers(1, 4)), float(max(N, 1)), 0.5
     if what == "w shape":
@@ -593,6 +593,11 @@ def test_fuzz_kernels_layer(data):
         Y = Y[:, :-1]
     elif what == "Y dtype":
         Y = Y.astype(np.float16)
+    elif what == "Y labels":      # targets as labels: in range or not, any length/dtype
+        Y = np.array(data.draw(st.lists(st.integers(-2**63, 2**63 - 1) | st.integers(-1, 3),
+                                        min_size=max(N - 1, 0), max_size=N + 1)),
+                     dtype=np.int64)
+        Y = Y.astype(data.draw(st.sampled_from([np.int64, np.int8, np.uint64, np.float64])))
     elif what == "order range":
         order = np.array(data.draw(st.lists(st.integers(-2**63, 2**63 - 1), max_size=4)),
                          dtype=np.int64)

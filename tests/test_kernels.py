@@ -123,6 +123,50 @@ def test_epoch_matches_reference(sizes, cost, mbs):
     assert_lists_close(kb, rb, TOL64)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("mbs", [1, 7, 40], ids=lambda m: f"mb{m}")
+@pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("sizes", [[5, 4, 3, 2], [3, 1, 1, 2], [6, 9, 17]], ids=str)
+def test_labels_give_the_same_bits_as_one_hot_targets(sizes, cost, mbs, dtype):
+    """``Y`` given as integer labels is read as its one-hot rows: every
+    parameter and learning speed is identical, bit for bit (the kernel
+    subtracts 1 in the label's column and 0 elsewhere, as ``a - y`` does).
+    17 outputs span three float32 / float64 vectors, so the label's lane is
+    found in every vector position."""
+    n = 40
+    ws, bs = make_net(sizes, dtype=dtype)
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, sizes[-1], 55).astype(np.int32)
+    X = rng.random((55, sizes[0])).astype(dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[labels]
+    order = rng.permutation(55)[:n]
+    out = []
+    for target in (Y, labels):
+        kw, kb = copy(ws), copy(bs)
+        speeds = np.zeros((-(-n // mbs), len(ws)))
+        K.sgd_epoch(kw, kb, X, target, order, mbs, 0.3, 5.0, n, cost=cost, speeds=speeds)
+        out.append(kw + kb + [speeds])
+    for got, want in zip(out[1], out[0]):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(out[0][0], ws[0])       # it did train
+
+
+@pytest.mark.parametrize("labels, err, match", [
+    (np.array([0, 1, 2, 1, 0, 1, 0, 1, 0, 1]), ValueError, r"outside \[0, 2\)"),
+    (np.array([0, 1, -1, 1, 0, 1, 0, 1, 0, 1]), ValueError, r"outside \[0, 2\)"),
+    (np.zeros(9, dtype=np.int64), ValueError, "9 labels, expected 10"),
+    (np.zeros(10), TypeError, "must hold integers"),
+    (np.zeros(10, dtype=bool), TypeError, "must hold integers"),
+])
+def test_bad_labels_are_refused(labels, err, match):
+    ws, bs, X, _ = _good()
+    saved = copy(ws + bs)
+    with pytest.raises(err, match=match):
+        _sgd(ws, bs, X, labels)
+    for a, s in zip(ws + bs, saved):
+        np.testing.assert_array_equal(a, s)
+
+
 @pytest.mark.parametrize("cost", COSTS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("sizes", [[5, 4, 3, 2], [3, 1, 1, 2]], ids=str)
 def test_several_epochs_flat_biases(sizes, cost):

@@ -140,6 +140,35 @@ def test_sgd_parity_on_mnist(mnist_train, costname, cost):
                                pe.total_cost(W, B, validation, 5.0, costname, True), rtol=1e-12)
 
 
+@pytest.mark.parametrize("costname,cost", COSTS)
+def test_soft_targets_follow_the_per_example_trajectory(costname, cost, monkeypatch):
+    """Targets that are not one-hot reach the kernels as the rows of Y,
+    exact one-hot ones as their labels (fewer cache misses, same numbers):
+    both follow the per-example oracle."""
+    from vgcore import kernels
+    seen = []
+    real = kernels.sgd_epoch
+
+    def spy(W, B, X, Y, *args, **kw):
+        seen.append(np.ndim(Y))
+        return real(W, B, X, Y, *args, **kw)
+    monkeypatch.setattr(kernels, "sgd_epoch", spy)
+    X, labels, onehot, _ = random_data(41)
+    rng = np.random.default_rng(4)
+    soft = [(x, rng.dirichlet(np.ones(10))[:, None]) for x, _ in onehot]
+    for data, ndim in ((soft, 2), (onehot, 1)):
+        seen.clear()
+        seeded(3)
+        net = network2.Network([20, 7, 10], cost=cost)
+        net.SGD(data, 2, 6, 0.7, lmbda=2.0)
+        seeded(3)
+        W, B = pe.init([20, 7, 10])
+        W, B = pe.sgd(W, B, data, 2, 6, 0.7, 2.0, costname)
+        for a, b in zip(net.weights + net.biases, W + B):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+        assert seen == [ndim, ndim]
+
+
 def test_training_data_forms_give_the_same_trajectory():
     X, labels, training, _ = random_data(50)
     keep = list(training)

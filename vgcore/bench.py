@@ -295,6 +295,7 @@ def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_exampl
     from . import reference as ref
 
     Xtr, Ytr = data["X"][dtype][:n_train], data["Y"][dtype][:n_train]
+    labels = data["labels"][:n_train]
     w0, b0 = _init_net(sizes, dtype)
     rng = np.random.default_rng(1)
     orders = [rng.permutation(n_train) if mbs < n_train else np.arange(n_train)
@@ -306,7 +307,7 @@ def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_exampl
     def run_kernel(p):
         ws, bs = p
         for order in orders:
-            kernels.sgd_epoch(ws, bs, Xtr, Ytr, order, mbs, eta, lmbda, n_train)
+            kernels.sgd_epoch(ws, bs, Xtr, labels, order, mbs, eta, lmbda, n_train)
 
     def run_ref(p):
         ws, bs = p
@@ -423,12 +424,12 @@ def _dtype_case(data, n_train, repeat):
     order = np.random.default_rng(1).permutation(n_train)
 
     def epoch(dtype):
-        X, Y = data["X"][dtype][:n_train], data["Y"][dtype][:n_train]
+        X, labels = data["X"][dtype][:n_train], data["labels"][:n_train]
         w0, b0 = _init_net([784, 30, 10], dtype)
 
         def run(_):
             ws, bs = _copy(w0), _copy(b0)      # ~25,000 numbers: negligible
-            kernels.sgd_epoch(ws, bs, X, Y, order, 10, 0.1, 5.0, n_train)
+            kernels.sgd_epoch(ws, bs, X, labels, order, 10, 0.1, 5.0, n_train)
         return run
 
     return _median_times([epoch(np.float64), epoch(np.float32)], repeat)
@@ -446,14 +447,14 @@ def _threads_case(data, n_train, repeat):
     from . import kernels
 
     sizes, mbs = [784, 30, 10], 10
-    X, Y = data["X"][np.float64][:n_train], data["Y"][np.float64][:n_train]
+    X, labels = data["X"][np.float64][:n_train], data["labels"][:n_train]
     order = np.random.default_rng(2).permutation(n_train)
     w0, b0 = _init_net(sizes, np.float64)
     cpu = {}
 
     def train(p, key=None):
         c0 = time.thread_time()
-        kernels.sgd_epoch(p[0], p[1], X, Y, order, mbs, 0.1, 5.0, n_train)
+        kernels.sgd_epoch(p[0], p[1], X, labels, order, mbs, 0.1, 5.0, n_train)
         if key is not None:
             cpu.setdefault(key, []).append(time.thread_time() - c0)
 
@@ -485,12 +486,14 @@ def _memory_case(data, n_train, epochs):
 
     sizes, mbs = [784, 30, 10], 10
     X, Y = data["X"][np.float64][:n_train], data["Y"][np.float64][:n_train]
+    labels = data["labels"][:n_train]
     ws, bs = _init_net(sizes, np.float64)
     rng = np.random.default_rng(3)
-    kernels.sgd_epoch(ws, bs, X, Y, rng.permutation(n_train), mbs, 0.1, 5.0, n_train)
+    kernels.sgd_epoch(ws, bs, X, labels, rng.permutation(n_train), mbs, 0.1, 5.0, n_train)
     before = _rss_kib()
     for _ in range(epochs):
-        kernels.sgd_epoch(ws, bs, X, Y, rng.permutation(n_train), mbs, 0.1, 5.0, n_train)
+        kernels.sgd_epoch(ws, bs, X, labels, rng.permutation(n_train), mbs, 0.1, 5.0,
+                          n_train)
         kernels.evaluate(ws, bs, X, Y, 5.0)
     after = _rss_kib()
     return {"case": "memory", "sizes": sizes, "mini_batch_size": mbs,
@@ -519,6 +522,9 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
     data = {"X": {np.float32: Xtr, np.float64: Xtr.astype(np.float64)},
             "Y": {np.float32: np.eye(10, dtype=np.float32)[ytr],
                   np.float64: np.eye(10)[ytr]},
+            # training targets as the kernels get them from vgcore.network2
+            # (one-hot targets are passed as their labels)
+            "labels": ytr.astype(np.int64),
             "Xte": {np.float32: Xte, np.float64: Xte.astype(np.float64)},
             "Yte": {np.float32: np.eye(10, dtype=np.float32)[yte],
                     np.float64: np.eye(10)[yte]}}

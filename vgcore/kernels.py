@@ -234,6 +234,17 @@ def _prepare(weights, biases, X, Y, write=False, need_y=True):
     return ws, bs, X, Y
 
 
+def _check_labels(labels, n_out, n_rows):
+    """1-D integer labels, one per row of X, each a column of the output."""
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"Y given as labels (1-D) must hold integers, got dtype {labels.dtype}")
+    if labels.shape[0] != n_rows:
+        raise ValueError(f"Y has {labels.shape[0]} labels, expected {n_rows} (the rows of X)")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+        raise ValueError(f"Y holds labels outside [0, {n_out}) (the output units)")
+    return np.ascontiguousarray(labels, dtype=np.int64)
+
+
 def _check_real(name, v, positive=False):
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
@@ -267,7 +278,12 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     weights, biases : lists of arrays, updated in place
         C-contiguous, writeable, of ``X``'s dtype (see the module docstring).
     X, Y : (N, n_in) and (N, n_out) arrays
-        Training inputs and desired outputs, one example per row.
+        Training inputs and desired outputs, one example per row.  ``Y``
+        may instead be a 1-D integer array of ``N`` labels in
+        ``[0, n_out)``, meaning the one-hot targets ``Y[r, labels[r]] = 1``
+        (as :func:`vgcore.datasets.one_hot` builds them): the same numbers,
+        faster, because the kernel then reads one label per example
+        instead of a randomly placed row of ``Y`` (a cache miss).
     order : 1-D integer array
         Row indices into ``X`` (converted to int64), each in ``[0, N)``; an
         epoch of network2 uses a random permutation of ``range(N)``.
@@ -284,7 +300,12 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
         ``n_mini_batches = ceil(len(order) / mini_batch_size)``.
     """
     code = _cost_code(cost)
-    ws, bs, X, Y = _prepare(weights, biases, X, Y, write=True)
+    labels = None
+    if isinstance(Y, np.ndarray) and Y.ndim == 1:
+        labels, Y = Y, None
+    ws, bs, X, Y = _prepare(weights, biases, X, Y, write=True, need_y=labels is None)
+    if labels is not None:
+        labels = _check_labels(labels, ws[-1].shape[0], X.shape[0])
     order = np.asarray(order)
     if order.ndim != 1:
         raise ValueError(f"order must be 1-D, got shape {order.shape}")
@@ -320,8 +341,8 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     # the workspace is sized for rows that exist (any int is accepted)
     mini_batch_size = min(mini_batch_size, max(order.size, 1))
     with _blas_limit(mini_batch_size > _BIG_ROWS):
-        _kernels.sgd_epoch(ws, bs, X, Y, order, mini_batch_size, eta, lmbda, n,
-                           code, speeds)
+        _kernels.sgd_epoch(ws, bs, X, Y, labels, order, mini_batch_size, eta,
+                           lmbda, n, code, speeds)
 
 
 def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
