@@ -183,6 +183,15 @@ def avx512_available():
     return bool(_avx512_ok)
 
 
+def avx512_in_use():
+    """True when the AVX-512 kernels are used (available and not bypassed).
+
+    They make no large BLAS calls: only ``backprop``'s ``nabla_w`` goes to
+    BLAS then.
+    """
+    return bool(_use_avx512)
+
+
 def set_avx512(bint enabled):
     """Use (True) or bypass (False) the AVX-512 forward kernel; returns the old value.
 

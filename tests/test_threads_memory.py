@@ -146,3 +146,37 @@ def test_set_blas_threads():
         K.evaluate(ws, bs, X, Y)
     finally:
         K.set_blas_threads(old)
+
+
+@pytest.mark.parametrize("avx512", [True, False], ids=["avx512", "blas"])
+def test_blas_is_limited_only_around_large_blas_calls(avx512, monkeypatch):
+    """Limiting BLAS costs ~10 us per call, so it is done only for calls
+    that will run a large BLAS product: all calls of more than 32 rows on
+    the BLAS path, only ``backprop`` with the AVX-512 kernels."""
+    from vgcore import _kernels
+    if avx512 and not _kernels.avx512_available():
+        pytest.skip("this CPU has no AVX-512F")
+    asked = []
+
+    def fake_controller():
+        asked.append(True)
+        return False                      # as if threadpoolctl were absent
+    monkeypatch.setattr(K, "_get_controller", fake_controller)
+    old = _kernels.set_avx512(avx512)
+    try:
+        ws, bs, X, Y = _net_and_data(7, N=100)
+        calls = {"sgd_epoch": lambda: K.sgd_epoch(ws, bs, X, Y, np.arange(100), 50,
+                                                  0.1, 0.0, 100.0),
+                 "feedforward": lambda: K.feedforward(ws, bs, X),
+                 "evaluate": lambda: K.evaluate(ws, bs, X, Y),
+                 "mean_nabla_b": lambda: K.mean_nabla_b(ws, bs, X, Y),
+                 "backprop": lambda: K.backprop(ws, bs, X, Y)}
+        for name, call in calls.items():
+            asked.clear()
+            call()
+            assert asked == ([True] if (name == "backprop" or not avx512) else []), name
+        asked.clear()
+        K.backprop(ws, bs, X[:32], Y[:32])    # small: never limited
+        assert asked == []
+    finally:
+        _kernels.set_avx512(old)

@@ -68,7 +68,9 @@ _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # libraries are limited to ``set_blas_threads(n)`` threads (default 1),
 # through threadpoolctl when it is installed (without it BLAS is left
 # alone).  The limit is process-wide while any such call runs (a counter
-# restores the previous setting when the last one returns).
+# restores the previous setting when the last one returns).  Setting it
+# costs ~10 us, so it is skipped where no large BLAS call will run: with the
+# AVX-512 kernels, only ``backprop`` (its ``nabla_w``) makes one.
 
 _BIG_ROWS = 32
 _blas_threads = 1
@@ -340,7 +342,7 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     # a mini-batch cannot hold more rows than there are: the same steps, and
     # the workspace is sized for rows that exist (any int is accepted)
     mini_batch_size = min(mini_batch_size, max(order.size, 1))
-    with _blas_limit(mini_batch_size > _BIG_ROWS):
+    with _blas_limit(mini_batch_size > _BIG_ROWS and not _kernels.avx512_in_use()):
         _kernels.sgd_epoch(ws, bs, X, Y, labels, order, mini_batch_size, eta,
                            lmbda, n, code, speeds)
 
@@ -365,7 +367,7 @@ def feedforward(weights, biases, X):
     """Network outputs ``a^L`` for every row of ``X``: an ``(N, n_L)`` array."""
     ws, bs, X, _ = _prepare(weights, biases, X, None, need_y=False)
     out = np.empty((X.shape[0], ws[-1].shape[0]), dtype=X.dtype)
-    with _blas_limit(X.shape[0] > _BIG_ROWS):
+    with _blas_limit(X.shape[0] > _BIG_ROWS and not _kernels.avx512_in_use()):
         _kernels.feedforward(ws, bs, X, out)
     return out
 
@@ -384,7 +386,7 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     lmbda = _check_real("lmbda", lmbda)
     N = X.shape[0]
-    with _blas_limit(N > _BIG_ROWS):
+    with _blas_limit(N > _BIG_ROWS and not _kernels.avx512_in_use()):
         correct, c = _kernels.evaluate(ws, bs, X, Y, code)
     if N == 0:
         return 0, float("nan")
@@ -404,6 +406,6 @@ def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     if N == 0:
         raise ValueError("X must have at least one row to average over")
     sums = [np.zeros(w.shape[0], dtype=np.float64) for w in ws]
-    with _blas_limit(N > _BIG_ROWS):
+    with _blas_limit(N > _BIG_ROWS and not _kernels.avx512_in_use()):
         _kernels.mean_nabla_b(ws, bs, X, Y, code, sums)
     return [s / N for s in sums]
