@@ -308,11 +308,11 @@ VG_DEFINE_FWD(float, __m512, 16, ps, __mmask16, s)
  * fallback without AVX-512), so the same bits.  Rows have stride P; the
  * lanes past the n (or nL) real columns are written as 0.
  *   vg_delta_out: delta = a - y (cross-entropy, cost 0) or
- *                 (a - y) a (1 - a) (quadratic); y row i is Y[r], with
- *                 r = idx[i] (r0 + i when idx is NULL), nL wide, or, when
- *                 labels is not NULL, the one-hot row with its 1 in column
- *                 labels[r] (Y is then not read: a random row of Y is a
- *                 cache miss, an entry of labels mostly is not);
+ *                 (a - y) a (1 - a) (quadratic); y row i is Y[idx[i]]
+ *                 (Y[r0 + i] when idx is NULL), nL wide, or, when labels
+ *                 is not NULL, the one-hot row with its 1 in column
+ *                 labels[i] (labels in the rows' order: read in sequence,
+ *                 where a random row of Y is a cache miss);
  *   vg_dsig:      dp *= a (1 - a);
  *   vg_row_sums:  out[j] = sum over i, in order, of d[i, j], for j < P.
  */
@@ -329,8 +329,8 @@ static void vg_delta_out_##NAME(int cost, int m, int nL, int P, const T *a,    \
     const V one = _mm512_set1_##SFX((T)1);                                     \
     int i, j;                                                                  \
     for (i = 0; i < m; i++) {                                                  \
-        const int64_t r = idx != NULL ? idx[i] : r0 + i;                       \
-        const T *y = labels != NULL ? NULL : Y + (size_t)r * nL;               \
+        const T *y = labels != NULL ? NULL                                     \
+                     : Y + (size_t)(idx != NULL ? idx[i] : r0 + i) * nL;       \
         for (j = 0; j < P; j += L) {                                           \
             MT mk = VG_LANES(MT, L, nL, j);                                    \
             V av = _mm512_maskz_loadu_##SFX(mk, a + (size_t)i * P + j);        \
@@ -338,7 +338,7 @@ static void vg_delta_out_##NAME(int cost, int m, int nL, int P, const T *a,    \
             if (y != NULL) {                                                   \
                 dv = _mm512_sub_##SFX(av, _mm512_maskz_loadu_##SFX(mk, y + j));\
             } else {        /* a - 1 in the label's lane, a (= a - 0) else */  \
-                int64_t t = labels[r] - j;                                     \
+                int64_t t = labels[i] - j;                                     \
                 MT hot = t >= 0 && t < L ? (MT)((MT)1 << t) : (MT)0;           \
                 dv = _mm512_mask_sub_##SFX(av, hot, av, one);                  \
             }                                                                  \

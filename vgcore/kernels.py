@@ -284,8 +284,9 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
         may instead be a 1-D integer array of ``N`` labels in
         ``[0, n_out)``, meaning the one-hot targets ``Y[r, labels[r]] = 1``
         (as :func:`vgcore.datasets.one_hot` builds them): the same numbers,
-        faster, because the kernel then reads one label per example
-        instead of a randomly placed row of ``Y`` (a cache miss).
+        faster, because the kernel then reads the labels, gathered into
+        the epoch's order, in sequence instead of a randomly placed row of
+        ``Y`` per example (a cache miss).
     order : 1-D integer array
         Row indices into ``X`` (converted to int64), each in ``[0, N)``; an
         epoch of network2 uses a random permutation of ``range(N)``.
@@ -317,6 +318,8 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     N = X.shape[0]
     if order.size and (order.min() < 0 or order.max() >= N):
         raise ValueError(f"order holds indices outside [0, {N}) (the rows of X)")
+    if labels is not None:
+        labels = labels[order]          # in the epoch's order: read in sequence
     if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, numbers.Integral):
         raise TypeError("mini_batch_size must be an int")
     mini_batch_size = int(mini_batch_size)
