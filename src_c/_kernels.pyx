@@ -125,7 +125,10 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   arithmetic.  ``vg_grad`` instead of BLAS for mini-batches of 10, to save
   the call overhead on the small layers: 2% slower on the layers after the
   first, 10% slower on all layers (A/B in one process, identical results
-  to rounding).
+  to rounding).  The hidden layers' bias and sigmoid applied in the
+  forward kernel's epilogue, on the accumulators (no pass over ``Z``):
+  identical bits, 1.2% (float64) / 0.5% (float32) faster by the median of
+  21 pairs, within the noise: not worth a second sigmoid loop.
 """
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
