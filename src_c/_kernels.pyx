@@ -6,7 +6,7 @@ Design note
 Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
 
 * The mathematics lives in small ``cdef inline ... noexcept nogil``
-  functions (``_sigmoid``, ``_softplus``, ...), the loops over them in
+  functions (``_sigmoid``, ``_cross_entropy_from_z``, ...), the loops over them in
   ``cdef ... noexcept nogil`` functions working on raw C pointers, and the
   ``def`` functions at the bottom only turn validated Python objects into
   pointers, allocate one workspace per call and release the GIL.  They
@@ -231,15 +231,17 @@ cdef inline floating _sigmoid(floating z) noexcept nogil:
     return num / (1 + e)
 
 
-cdef inline double _softplus(double t) noexcept nogil:
-    """``log(1 + exp(t)) = max(t, 0) + log1p(exp(-|t|))``, never overflows."""
-    cdef double pos = t if t > 0 else 0.0
-    return pos + log1p(exp(-fabs(t)))
-
-
 cdef inline double _cross_entropy_from_z(double z, double y) noexcept nogil:
-    """``-y ln(sigma(z)) - (1-y) ln(1-sigma(z))``, stably from ``z``."""
-    return y * _softplus(-z) + (1.0 - y) * _softplus(z)
+    """``-y ln(sigma(z)) - (1-y) ln(1-sigma(z))``, stably from ``z``.
+
+    That is ``y softplus(-z) + (1-y) softplus(z)`` with ``softplus(t) =
+    log(1 + exp(t)) = max(t, 0) + log1p(exp(-|t|))`` (never overflows); the
+    two share ``log1p(exp(-|z|))``, computed once (C compilers do not merge
+    libm calls: half the cost of two softplus calls, the same bits).
+    """
+    cdef double tail = log1p(exp(-fabs(z)))
+    return (y * ((-z if z < 0 else 0.0) + tail)
+            + (1.0 - y) * ((z if z > 0 else 0.0) + tail))
 
 
 cdef inline floating _output_delta(int cost, floating a, floating y) noexcept nogil:
