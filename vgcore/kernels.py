@@ -105,10 +105,16 @@ def _get_controller():
 
 
 @contextlib.contextmanager
-def _blas_limit(big):
-    """Within the block, BLAS uses ``_blas_threads`` threads (if ``big``)."""
+def _blas_limit(rows, blas_with_avx512=False):
+    """Within the block, BLAS uses ``_blas_threads`` threads.
+
+    Only for calls that will run a large BLAS product: more than
+    ``_BIG_ROWS`` rows, and, with the AVX-512 kernels (which make no large
+    BLAS call of their own), only if ``blas_with_avx512``.
+    """
     global _blas_users, _blas_saved
     n = _blas_threads
+    big = rows > _BIG_ROWS and (blas_with_avx512 or not _kernels.avx512_in_use())
     ctl = _get_controller() if (big and n is not None) else False
     if not ctl:
         yield
@@ -345,7 +351,7 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     # a mini-batch cannot hold more rows than there are: the same steps, and
     # the workspace is sized for rows that exist (any int is accepted)
     mini_batch_size = min(mini_batch_size, max(order.size, 1))
-    with _blas_limit(mini_batch_size > _BIG_ROWS and not _kernels.avx512_in_use()):
+    with _blas_limit(mini_batch_size):
         _kernels.sgd_epoch(ws, bs, X, Y, labels, order, mini_batch_size, eta,
                            lmbda, n, code, speeds)
 
@@ -361,7 +367,7 @@ def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     nabla_w = [np.zeros(w.shape, dtype=X.dtype) for w in ws]
     nabla_b = [np.zeros((w.shape[0], 1), dtype=X.dtype) for w in ws]
-    with _blas_limit(X.shape[0] > _BIG_ROWS):
+    with _blas_limit(X.shape[0], blas_with_avx512=True):    # its nabla_w
         _kernels.backprop(ws, bs, X, Y, code, nabla_w, [nb.reshape(-1) for nb in nabla_b])
     return nabla_b, nabla_w
 
@@ -370,7 +376,7 @@ def feedforward(weights, biases, X):
     """Network outputs ``a^L`` for every row of ``X``: an ``(N, n_L)`` array."""
     ws, bs, X, _ = _prepare(weights, biases, X, None, need_y=False)
     out = np.empty((X.shape[0], ws[-1].shape[0]), dtype=X.dtype)
-    with _blas_limit(X.shape[0] > _BIG_ROWS and not _kernels.avx512_in_use()):
+    with _blas_limit(X.shape[0]):
         _kernels.feedforward(ws, bs, X, out)
     return out
 
@@ -389,7 +395,7 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     lmbda = _check_real("lmbda", lmbda)
     N = X.shape[0]
-    with _blas_limit(N > _BIG_ROWS and not _kernels.avx512_in_use()):
+    with _blas_limit(N):
         correct, c = _kernels.evaluate(ws, bs, X, Y, code)
     if N == 0:
         return 0, float("nan")
@@ -409,6 +415,6 @@ def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     if N == 0:
         raise ValueError("X must have at least one row to average over")
     sums = [np.zeros(w.shape[0], dtype=np.float64) for w in ws]
-    with _blas_limit(N > _BIG_ROWS and not _kernels.avx512_in_use()):
+    with _blas_limit(N):
         _kernels.mean_nabla_b(ws, bs, X, Y, code, sums)
     return [s / N for s in sums]
