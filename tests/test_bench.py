@@ -1,6 +1,7 @@
 """``vgcore bench``: the benchmark script runs end to end and its report is
 consistent.  Speed itself is never asserted (it lives in the benchmarks)."""
 import json
+import statistics
 
 import pytest
 
@@ -28,8 +29,17 @@ def test_bench_quick_run_reports_every_case(tmp_path):
             assert r["floor_s"] == pytest.approx(r["gflop"] * 1e9 / rate)
             assert r["kernel_over_floor"] == pytest.approx(r["kernel_s"] / r["floor_s"])
         assert r["floor_same_time_s"] > 0
-        assert r["kernel_over_floor_same_time"] == pytest.approx(
-            r["kernel_s"] / r["floor_same_time_s"])
+        # the same-time ratio pairs each kernel run with the GEMM probe
+        # timed right after it: the median of those runs' ratios
+        runs = r["runs"]
+        assert len(runs["kernel_s"]) == len(runs["gemm_probe_s"]) >= 1
+        paired = [k / (r["gflop"] * 1e9 * g / (2.0 * 2048 ** 3))
+                  for k, g in zip(runs["kernel_cpu_s"], runs["gemm_probe_cpu_s"])]
+        assert r["kernel_over_floor_same_time_cpu"] == pytest.approx(
+            statistics.median(paired))
+        assert r["kernel_s"] == pytest.approx(statistics.median(runs["kernel_s"]))
+        assert r["floor_same_time_s"] == pytest.approx(
+            r["gflop"] * 1e9 * statistics.median(runs["gemm_probe_s"]) / (2.0 * 2048 ** 3))
         # the machine's speed is the ratio of the two floors (CPU time)
         assert r["machine_speed"] == pytest.approx(
             r["floor_s"] / r["floor_same_time_cpu_s"])
@@ -41,3 +51,19 @@ def test_bench_quick_run_reports_every_case(tmp_path):
     assert report["float32_speedup"] > 0
     assert report["results"][-1]["rss_growth_kib"] is not None
     assert any(line.startswith("float32 vs float64 kernel") for line in lines)
+
+
+def test_bench_only_runs_the_chosen_cases(tmp_path):
+    """``--only``: an exact case name runs that case alone (even where it is
+    part of another name), other text runs the cases containing it, and
+    text matching no case is a clear error listing the cases."""
+    kw = dict(quick=True, repeat=1, data_dir=str(tmp_path / "absent"), out=lambda s: None)
+    report = bench.run(only="[784,30,10] mb10", **kw)
+    assert [r["case"] for r in report["results"]] == ["[784,30,10] mb10"]
+    assert "float32_speedup" not in report
+    report = bench.run(only="evaluate", **kw)
+    assert [r["case"] for r in report["results"]] == ["evaluate 10k"]
+    assert bench._chosen_cases(["a b", "a c", "d"], "a") == ["a b", "a c"]
+    with pytest.raises(ValueError, match="matches no case.*evaluate 10k"):
+        bench.run(only="no such case", **kw)
+    assert bench.main(["--only", "no such case"]) == 2

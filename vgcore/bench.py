@@ -23,7 +23,11 @@ times faster the kernel is), plus the arithmetic floor: the case's
 floating-point operations divided by the machine's single-core GEMM rate
 (measured here with a large numpy matmul), counting ``2*m*n*k`` per matrix
 product: the forward products, the back-propagation of ``delta`` and the
-weight gradients.  ``kernel/floor`` is how far the kernel is from it.
+weight gradients.  ``kernel/floor`` is how far the kernel is from it:
+``k/floor`` against the best GEMM rate at the start, ``k/floor~`` against
+the GEMM probe timed right after each kernel run (the median over the
+runs of those ratios: on a shared machine, the fair comparison).
+``--only CASE`` times just that case (or those whose name contains it).
 
 Every timing is reported twice: wall time (first table) and the CPU time
 of the benchmarking thread (second table).  They agree on an idle machine;
@@ -206,10 +210,22 @@ def _median_time(fn, repeat, setup=None):
 def _median_times(fns, repeat, setup=None):
     """``_median_time`` of each of ``fns``, their runs INTERLEAVED.
 
+    Returns one ``(wall, cpu)`` pair of medians per function; see
+    ``_interleaved_runs``.
+    """
+    return [tuple(statistics.median(x) for x in runs)
+            for runs in _interleaved_runs(fns, repeat, setup)]
+
+
+def _interleaved_runs(fns, repeat, setup=None):
+    """Time ``repeat`` runs of each of ``fns``, INTERLEAVED.
+
     Run ``k`` of every function is taken before run ``k + 1`` of any, so
     that a slow spell of a shared machine (measured: the same code moving
     25-40% from one minute to the next) falls on all of them alike and
-    their ratio is fair.  Returns one ``(wall, cpu)`` pair per function.
+    their ratio is fair.  Returns, per function, ``(walls, cpus)``: the
+    lists of its run times in order, so run ``k`` of one function can be
+    paired with run ``k`` of the next one, timed right after it.
     """
     walls = [[] for _ in fns]
     cpus = [[] for _ in fns]
@@ -221,7 +237,7 @@ def _median_times(fns, repeat, setup=None):
             fn(arg)
             walls[i].append(time.perf_counter() - t0)
             cpus[i].append(time.thread_time() - c0)
-    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus)]
+    return list(zip(walls, cpus))
 
 
 def train_flops(sizes, n_examples):
@@ -287,6 +303,22 @@ def _rss_kib():
 # The cases
 # ---------------------------------------------------------------------------
 
+_DEEP = [784, 30, 30, 30, 30, 10]
+
+#: The SGD cases: name, sizes, mini-batch size, dtype, and the number of
+#: training examples (None: a whole epoch of 50,000, 10,000 with --quick;
+#: a number: full-batch gradient descent on that many, over several epochs).
+_SPECS = [
+    ("[784,30,10] mb10", [784, 30, 10], 10, "float64", None),
+    ("[784,30,10] mb10 f32", [784, 30, 10], 10, "float32", None),
+    ("[784,30x4,10] mb10", _DEEP, 10, "float64", None),
+    ("full batch 1000", _DEEP, 1000, "float64", 1000),
+    ("[784,100,10] mb10", [784, 100, 10], 10, "float64", None),
+    ("[784,100,10] mb100", [784, 100, 10], 100, "float64", None),
+]
+_EVAL_NAME = "evaluate 10k"
+
+
 def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_example,
               rates, eta=0.1, lmbda=5.0):
     """Time ``epochs`` epochs of SGD on the first ``n_train`` training images."""
@@ -314,7 +346,9 @@ def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_exampl
         for order in orders:
             ws, bs = ref.sgd_epoch(ws, bs, Xtr, Ytr, order, mbs, eta, lmbda, n=n_train)
 
-    t_k, t_r, t_g = _median_times([run_kernel, run_ref, _gemm_runner(dtype)], repeat, setup)
+    # each kernel run is followed at once by its GEMM probe (the pair meets
+    # the machine in the same state), then by the reference
+    runs = _interleaved_runs([run_kernel, _gemm_runner(dtype), run_ref], repeat, setup)
     t_p, scaled = None, False
     if per_example:
         total = epochs * n_train
@@ -337,41 +371,52 @@ def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_exampl
         t_p = tuple(scale * t for t in _median_time(
             run_pe, max(1, min(repeat, 3)), lambda: PerExampleNetwork(w0, b0)))
     flops = train_flops(sizes, epochs * n_train)
-    return _result(name, sizes, mbs, dtype, flops, rates, t_k, t_r, t_p, scaled,
-                   f"{epochs} epoch(s) of {n_train:,} examples", t_g)
+    return _result(name, sizes, mbs, dtype, flops, rates, runs, t_p, scaled,
+                   f"{epochs} epoch(s) of {n_train:,} examples")
 
 
-def _result(name, sizes, mbs, dtype, flops, rates, t_k, t_r, t_p, scaled, what, t_g):
-    """One case's record; ``t_*`` are ``(wall, cpu)`` pairs (``t_p`` may be None).
+def _result(name, sizes, mbs, dtype, flops, rates, runs, t_p, scaled, what):
+    """One case's record.
 
-    Two floors: ``floor_s`` from the GEMM rate measured once at the start
-    (the best of 7 products, so the strict one: a kernel timed in a slow
-    spell of a shared machine is compared with the machine at its best),
-    and ``floor_same_time_s`` from the median of the GEMM runs ``t_g``
-    interleaved with this case's runs (the machine as the kernel found it).
+    ``runs`` holds the ``(walls, cpus)`` run lists of the kernel, of the GEMM
+    probe timed right after each kernel run, and of the reference (from
+    ``_interleaved_runs``); ``t_p`` is the per-example ``(wall, cpu)`` pair
+    or None.  Times are medians of the runs.  Two floors:
+
+    * ``floor_s``, from the GEMM rate measured once at the start (the best
+      of 7 products, so the strict one: a kernel timed in a slow spell of a
+      shared machine is compared with the machine at its best);
+    * the same-time floor, from the GEMM probe paired with each kernel run
+      (the machine as that run found it): ``kernel_over_floor_same_time``
+      is the median over the runs of the kernel's time over its own pair's
+      floor, and ``floor_same_time_s`` the floor at the median probe.
     """
     import numpy as np
+    (k_w, k_c), (g_w, g_c), (r_w, r_c) = runs
     floor = flops / rates[np.dtype(dtype).name]
     gemm_flops = 2.0 * _GEMM_N ** 3
     r = {"case": name, "sizes": list(sizes), "mini_batch_size": mbs,
          "dtype": np.dtype(dtype).name, "work": what, "gflop": flops / 1e9,
-         "floor_s": floor, "per_example_scaled": scaled}
-    for i, clock in enumerate(("", "cpu_")):
-        k, ref = t_k[i], t_r[i]
+         "floor_s": floor, "per_example_scaled": scaled,
+         "runs": {"kernel_s": k_w, "kernel_cpu_s": k_c, "gemm_probe_s": g_w,
+                  "gemm_probe_cpu_s": g_c, "reference_s": r_w, "reference_cpu_s": r_c}}
+    for i, (clock, ks, gs, rs) in enumerate((("", k_w, g_w, r_w), ("cpu_", k_c, g_c, r_c))):
+        k, ref, g = statistics.median(ks), statistics.median(rs), statistics.median(gs)
         pe = t_p[i] if t_p else None
-        same = flops * t_g[i] / gemm_flops        # FLOPs at the interleaved GEMM rate
+        # the case's FLOPs at the GEMM rate of each probe: that run's floor
+        paired = statistics.median(kt / (flops * gt / gemm_flops) for kt, gt in zip(ks, gs))
         r.update({
             f"kernel_{clock}s": k, f"reference_{clock}s": ref,
             f"per_example_{clock}s": pe,
             f"reference_over_kernel_{clock}".rstrip("_"): ref / k,
             f"per_example_over_kernel_{clock}".rstrip("_"): (pe / k) if pe else None,
             f"kernel_over_floor_{clock}".rstrip("_"): k / floor,
-            f"floor_same_time_{clock}s": same,
-            f"kernel_over_floor_same_time_{clock}".rstrip("_"): k / same,
+            f"floor_same_time_{clock}s": flops * g / gemm_flops,
+            f"kernel_over_floor_same_time_{clock}".rstrip("_"): paired,
         })
-    r["kernel_gflops"] = flops / t_k[0] / 1e9
+    r["kernel_gflops"] = flops / r["kernel_s"] / 1e9
     # how fast the machine ran during this case (CPU time of this thread):
-    # the interleaved GEMM rate over the best one measured at the start,
+    # the median GEMM probe's rate over the best one measured at the start,
     # i.e. the ratio of the two floors (1 when undisturbed; ~0.75 was seen
     # while other tenants loaded the host)
     r["machine_speed"] = floor / r["floor_same_time_cpu_s"]
@@ -399,8 +444,7 @@ def _eval_case(data, repeat, per_example, rates, dtype="float64", lmbda=5.0):
         c + 0.5 * (lmbda / len(X)) * sum(float(np.sum(w * w)) for w in ws)
 
     # a short case: more repeats, so a single hiccup does not decide the median
-    t_k, t_r, t_g = _median_times([run_kernel, run_ref, _gemm_runner(dtype)],
-                                  max(repeat, 15))
+    runs = _interleaved_runs([run_kernel, _gemm_runner(dtype), run_ref], max(repeat, 15))
     t_p = None
     if per_example:
         net = PerExampleNetwork(ws, bs)
@@ -408,8 +452,8 @@ def _eval_case(data, repeat, per_example, rates, dtype="float64", lmbda=5.0):
         t_p = _median_time(lambda _: net.evaluate(pairs, lmbda), max(1, min(repeat, 3)))
     # network2's evaluation does two passes (accuracy, cost); the floor counts one
     flops = forward_flops(sizes, len(X))
-    return _result("evaluate 10k", sizes, None, dtype, flops, rates, t_k, t_r, t_p,
-                   False, f"accuracy + cost of {len(X):,} examples", t_g)
+    return _result(_EVAL_NAME, sizes, None, dtype, flops, rates, runs, t_p,
+                   False, f"accuracy + cost of {len(X):,} examples")
 
 
 def _dtype_case(data, n_train, repeat):
@@ -502,11 +546,18 @@ def _memory_case(data, n_train, epochs):
             "rss_growth_kib": (after - before) if before is not None else None}
 
 
-def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
-    """Run every case; returns a JSON-able dict and prints the table via ``out``."""
+def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None):
+    """Run every case; returns a JSON-able dict and prints the table via ``out``.
+
+    With ``only`` (a string), run just the timed case of that name, or else
+    those whose name contains it (e.g. ``"mb10"``): more repeats of one
+    case in less time.  The float32, threads and memory lines are then left
+    out.
+    """
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
 
+    chosen = _chosen_cases([s[0] for s in _SPECS] + [_EVAL_NAME], only)
     # Load SciPy's BLAS (used by the kernels) BEFORE limiting the threads:
     # threadpoolctl only limits the libraries loaded when the limit is set.
     from . import kernels  # noqa: F401
@@ -557,16 +608,10 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
             f"kernel and reference runs interleaved")
         out("")
         R = report["results"]
-        deep = [784, 30, 30, 30, 30, 10]
         fb_epochs = 10 if quick else 50
-        specs = [
-            ("[784,30,10] mb10", [784, 30, 10], 10, np.float64, n_epoch, 1),
-            ("[784,30,10] mb10 f32", [784, 30, 10], 10, np.float32, n_epoch, 1),
-            ("[784,30x4,10] mb10", deep, 10, np.float64, n_epoch, 1),
-            ("full batch 1000", deep, 1000, np.float64, 1000, fb_epochs),
-            ("[784,100,10] mb10", [784, 100, 10], 10, np.float64, n_epoch, 1),
-            ("[784,100,10] mb100", [784, 100, 10], 100, np.float64, n_epoch, 1),
-        ]
+        specs = [(name, sizes, mbs, np.dtype(dt).type, n_epoch if n is None else n,
+                  fb_epochs if n is not None else 1)
+                 for name, sizes, mbs, dt, n in _SPECS if name in chosen]
         header = (f"{'case':<22}{'dtype':<8}{'work':<30}{'kernel s':>10}{'ref s':>10}"
                   f"{'per-ex s':>11}{'ref/k':>8}{'pe/k':>8}{'floor s':>9}{'k/floor':>9}"
                   f"{'k/floor~':>9}")
@@ -577,9 +622,10 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
                           cap if dt == np.float64 else 0, rates)
             R.append(r)
             out(_row(r))
-        r = _eval_case(data, repeat, cap, rates)
-        R.append(r)
-        out(_row(r))
+        if _EVAL_NAME in chosen:
+            r = _eval_case(data, repeat, cap, rates)
+            R.append(r)
+            out(_row(r))
         speeds = [r["machine_speed"] for r in R]
         report["machine_speed_min"] = min(speeds)
         out("machine speed during each case (2048^3 products interleaved with its runs, "
@@ -598,6 +644,10 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
         for r in R:
             out(_row(r, "cpu_"))
         out("")
+        if only is not None:
+            report["loadavg_end"] = _loadavg()
+            out(f"load average at start {load0}, at end {report['loadavg_end']}")
+            return report
         (f64, f64c), (f32, f32c) = _dtype_case(data, n_epoch, repeat)
         report["float32_speedup"] = f64 / f32
         report["float32_speedup_cpu"] = f64c / f32c
@@ -616,11 +666,25 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print):
             f"after {m['rss_after_kib']} KiB, growth {m['rss_growth_kib']} KiB")
         out("(* per-example time measured on a part of the work and scaled linearly)")
         out("(k/floor: kernel time over the case's FLOPs at the GEMM rate above, the best "
-            "of 7 at the\n start; k/floor~: at the median rate of 2048^3 products run "
-            "interleaved with the case)")
+            "of 7 at the\n start; k/floor~: median over the kernel's runs of its time over "
+            "the FLOPs at the rate of\n the 2048^3 product run right after it)")
     report["loadavg_end"] = _loadavg()
     out(f"load average at start {load0}, at end {report['loadavg_end']}")
     return report
+
+
+def _chosen_cases(names, only):
+    """The case names ``run(only=...)`` times: all (None), the one named
+    ``only``, or those containing it; ValueError if there are none."""
+    if only is None:
+        return list(names)
+    if only in names:
+        return [only]
+    chosen = [n for n in names if only in n]
+    if not chosen:
+        raise ValueError(f"--only {only!r} matches no case; the cases are: "
+                         + ", ".join(names))
+    return chosen
 
 
 def _loadavg():
@@ -666,14 +730,20 @@ def _configure(p):
                    help="BLAS threads (default 1: the single-core comparison)")
     p.add_argument("--data", default=None,
                    help="folder of the MNIST IDX .gz files (default $VGCORE_MNIST)")
+    p.add_argument("--only", default=None, metavar="TEXT",
+                   help="run only the cases whose name contains TEXT (e.g. 'mb10 f32')")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write the results to FILE as JSON")
     return p
 
 
 def _main_args(args):
-    report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
-                 data_dir=args.data)
+    try:
+        report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
+                     data_dir=args.data, only=args.only)
+    except ValueError as e:
+        print(f"vgcore bench: error: {e}", file=sys.stderr)
+        return 2
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
