@@ -129,6 +129,20 @@ Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
   forward kernel's epilogue, on the accumulators (no pass over ``Z``):
   identical bits, 1.2% (float64) / 0.5% (float32) faster by the median of
   21 pairs, within the noise: not worth a second sigmoid loop.
+  Layer 0's update fused with the next mini-batch's forward product in
+  column halves instead of segments of ``k`` (10 rows x 2 vectors of
+  accumulators kept over the whole sweep, each new ``WT`` row used as soon
+  as it is written: ``WT`` through L2 once per mini-batch; results equal
+  to rounding): 1.7-1.9x SLOWER than the forward kernel plus BLAS with
+  the rows gathered from ``X`` (ten row pointers and the update's
+  ten rows of ``A`` exceed the general registers: spills), and no faster
+  even on contiguous cached rows with ``nin`` fixed at compile time and
+  the update software-pipelined one pair of ``k`` ahead (0.079-0.097 s
+  against 0.078-0.084 s for 5,000 mini-batches).  In isolation the forward
+  kernel on cached rows runs at ~90% of the GEMM rate and BLAS's update at
+  ~80%; the gather of random rows adds ~0.008 s an epoch, of which the
+  software prefetches save only ~1.6%, and prefetching the whole next
+  mini-batch (both row blocks) a mini-batch ahead changed nothing.
 """
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
