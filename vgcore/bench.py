@@ -317,6 +317,7 @@ _SPECS = [
     ("[784,100,10] mb100", [784, 100, 10], 100, "float64", None),
 ]
 _EVAL_NAME = "evaluate 10k"
+_CASE_NAMES = [spec[0] for spec in _SPECS] + [_EVAL_NAME]
 
 
 def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_example,
@@ -557,7 +558,7 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    chosen = _chosen_cases([s[0] for s in _SPECS] + [_EVAL_NAME], only)
+    chosen = _chosen_cases(_CASE_NAMES, only)
     # Load SciPy's BLAS (used by the kernels) BEFORE limiting the threads:
     # threadpoolctl only limits the libraries loaded when the limit is set.
     from . import kernels  # noqa: F401
@@ -644,26 +645,8 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None
         for r in R:
             out(_row(r, "cpu_"))
         out("")
-        if only is not None:
-            report["loadavg_end"] = _loadavg()
-            out(f"load average at start {load0}, at end {report['loadavg_end']}")
-            return report
-        (f64, f64c), (f32, f32c) = _dtype_case(data, n_epoch, repeat)
-        report["float32_speedup"] = f64 / f32
-        report["float32_speedup_cpu"] = f64c / f32c
-        out(f"float32 vs float64 kernel ([784,30,10] mb10, the two interleaved): "
-            f"{f64 / f32:.2f}x faster (CPU time: {f64c / f32c:.2f}x)")
-        t = _threads_case(data, n_epoch // 2 if not quick else 5_000, repeat)
-        R.append(t)
-        out(f"two threads, two networks ([784,30,10] mb10, {t['work']}): "
-            f"{t['two_networks_two_threads_s']:.3f} s vs one network alone "
-            f"{t['one_network_s']:.3f} s: ratio {t['two_over_one']:.2f}; CPU time "
-            f"per thread {t['per_thread_cpu_s_when_two']:.3f} s vs "
-            f"{t['one_network_cpu_s']:.3f} s alone: ratio {t['per_thread_cpu_over_one']:.2f}")
-        m = _memory_case(data, 5_000, 30)
-        R.append(m)
-        out(f"resident memory, {m['work']}: before {m['rss_before_kib']} KiB, "
-            f"after {m['rss_after_kib']} KiB, growth {m['rss_growth_kib']} KiB")
+        if only is None:
+            _other_cases(data, n_epoch, quick, repeat, report, out)
         out("(* per-example time measured on a part of the work and scaled linearly)")
         out("(k/floor: kernel time over the case's FLOPs at the GEMM rate above, the best "
             "of 7 at the\n start; k/floor~: median over the kernel's runs of its time over "
@@ -671,6 +654,28 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None
     report["loadavg_end"] = _loadavg()
     out(f"load average at start {load0}, at end {report['loadavg_end']}")
     return report
+
+
+def _other_cases(data, n_epoch, quick, repeat, report, out):
+    """The lines under the tables: float32 against float64, two threads,
+    resident memory (left out by ``run(only=...)``)."""
+    R = report["results"]
+    (f64, f64c), (f32, f32c) = _dtype_case(data, n_epoch, repeat)
+    report["float32_speedup"] = f64 / f32
+    report["float32_speedup_cpu"] = f64c / f32c
+    out(f"float32 vs float64 kernel ([784,30,10] mb10, the two interleaved): "
+        f"{f64 / f32:.2f}x faster (CPU time: {f64c / f32c:.2f}x)")
+    t = _threads_case(data, n_epoch // 2 if not quick else 5_000, repeat)
+    R.append(t)
+    out(f"two threads, two networks ([784,30,10] mb10, {t['work']}): "
+        f"{t['two_networks_two_threads_s']:.3f} s vs one network alone "
+        f"{t['one_network_s']:.3f} s: ratio {t['two_over_one']:.2f}; CPU time "
+        f"per thread {t['per_thread_cpu_s_when_two']:.3f} s vs "
+        f"{t['one_network_cpu_s']:.3f} s alone: ratio {t['per_thread_cpu_over_one']:.2f}")
+    m = _memory_case(data, 5_000, 30)
+    R.append(m)
+    out(f"resident memory, {m['work']}: before {m['rss_before_kib']} KiB, "
+        f"after {m['rss_after_kib']} KiB, growth {m['rss_growth_kib']} KiB")
 
 
 def _chosen_cases(names, only):
@@ -731,7 +736,8 @@ def _configure(p):
     p.add_argument("--data", default=None,
                    help="folder of the MNIST IDX .gz files (default $VGCORE_MNIST)")
     p.add_argument("--only", default=None, metavar="TEXT",
-                   help="run only the cases whose name contains TEXT (e.g. 'mb10 f32')")
+                   help="run only the case named TEXT, or else those whose name "
+                        "contains it (e.g. 'mb100')")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write the results to FILE as JSON")
     return p
@@ -739,11 +745,12 @@ def _configure(p):
 
 def _main_args(args):
     try:
-        report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
-                     data_dir=args.data, only=args.only)
+        _chosen_cases(_CASE_NAMES, args.only)
     except ValueError as e:
         print(f"vgcore bench: error: {e}", file=sys.stderr)
         return 2
+    report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
+                 data_dir=args.data, only=args.only)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
