@@ -131,9 +131,21 @@ def test_summary_is_consistent_with_the_json_files(quick_run):
         runs = [r for r in sweep["runs"] if r["hidden_layers"] == int(k)]
         assert len(runs) == 1 and runs[0]["sizes"] == diag.hidden_sizes(int(k))
         assert d["best_accuracy"] == [100.0 * max(runs[0]["accuracy"]) / n_val]
-        assert d["mean"] == d["best_accuracy"][0] and d["std"] is None
+        ok = d["best_accuracy"][0] >= 2 * s["depth_sweep"]["chance_percent"]
+        assert d["trained"] == [ok] and d["n_trained"] == int(ok)
+        # mean over the runs that trained (None if none did); one seed: no std
+        assert d["mean"] == (d["best_accuracy"][0] if ok else None) and d["std"] is None
         assert d["book"] == diag.BOOK_BEST_ACCURACY[int(k)]
-        assert 0 < d["mean"] <= 100
+        assert ({"hidden_layers": int(k), "seed": 0, "best_accuracy": d["best_accuracy"][0]}
+                in s["depth_sweep"]["did_not_train"]) == (not ok)
+    # the chance level is that of the validation images used (the first 500 of the sample)
+    from vgcore import mnist_loader
+    yv = mnist_loader.load_sample()[1][1][:n_val]
+    assert s["depth_sweep"]["chance_percent"] == pytest.approx(
+        100 * np.bincount(yv).max() / n_val)
+    # --quick on 1,000 images: lmbda keeps the book's lmbda/n
+    assert s["depth_sweep"]["lmbda"] == pytest.approx(5.0 * 1000 / 50000)
+    assert sweep["lmbda"] == s["depth_sweep"]["lmbda"] and sweep["book"]["lmbda"] == 5.0
     # one seed: no test, and the report says why
     assert all(w["p"] is None and ">= 2 seeds" in w["note"]
                for w in s["depth_sweep"]["welch"])
@@ -164,8 +176,8 @@ def test_results_do_not_depend_on_jobs():
     tasks = []
     for seed in (0, 1):
         tasks += [{"kind": "speed", "n_hidden": k, "seed": seed, "epochs": 4} for k in (2, 4)]
-        tasks += [{"kind": "sweep", "n_hidden": k, "seed": seed, "epochs": 2, "n_train": 500}
-                  for k in (1, 3)]
+        tasks += [{"kind": "sweep", "n_hidden": k, "seed": seed, "epochs": 2, "lmbda": 0.5,
+                   "n_train": 500} for k in (1, 3)]
     one = chapter5._run_tasks(tasks, data, jobs=1, progress=False)
     two = chapter5._run_tasks(tasks, data, jobs=2, progress=False)
     for t, (ta, ra, _), (tb, rb, _) in zip(tasks, one, two):
@@ -178,24 +190,35 @@ def test_results_do_not_depend_on_jobs():
     assert all(len(a) == 2 and all(0 <= c <= 200 for c in a) for a in sweeps)
 
 
-def test_two_seeds_give_welch_tests(tmp_path):
-    rc = cli.main(["chapter5", "--quick", "--data", "sample", "--seeds", "2",
-                   "--epochs", "1", "--epochs-speed", "3", "--init-seeds", "2",
-                   "--out", str(tmp_path), "--no-progress"])
-    assert rc == 0
-    s = json.loads((tmp_path / "summary.json").read_text())
+def test_two_seeds_give_welch_tests(tmp_path, capsys):
+    # 15 epochs on 1,000 images: the shallow networks train, the deepest does not yet
+    settings = chapter5.Settings(seeds=2, epochs=15, epochs_speed=3, init_seeds=2,
+                                 n_train=1000, n_validation=500, progress=False)
+    s = chapter5.run(settings, tmp_path, data_spec="sample")
     sweep = diag.read_depth_sweep(tmp_path / "depth_sweep.json")
     assert sorted((r["hidden_layers"], r["seed"]) for r in sweep["runs"]) == [
         (k, seed) for k in (1, 2, 3, 4) for seed in (0, 1)]
+    depths = s["depth_sweep"]["depths"]
     for w in s["depth_sweep"]["welch"]:
-        assert w["n_a"] == w["n_b"] == 2
-        a = s["depth_sweep"]["depths"][str(w["a"])]["best_accuracy"]
-        b = s["depth_sweep"]["depths"][str(w["b"])]["best_accuracy"]
-        if np.var(a) == 0 and np.var(b) == 0:
+        da, db = depths[str(w["a"])], depths[str(w["b"])]
+        a = [v for v, ok in zip(da["best_accuracy"], da["trained"]) if ok]
+        b = [v for v, ok in zip(db["best_accuracy"], db["trained"]) if ok]
+        assert (w["n_a"], w["n_b"]) == (len(b), len(a))  # welch_test(deeper, shallower)
+        if len(a) < 2 or len(b) < 2:
+            assert w["p"] is None and "that trained" in w["note"]
+        elif np.var(a) == 0 and np.var(b) == 0:
             assert w["p"] is None and "variance" in w["note"]
         else:
             t, p = stats.ttest_ind(b, a, equal_var=False)  # deeper minus shallower
             assert w["t"] == pytest.approx(t) and w["p"] == pytest.approx(p)
+    assert s["depth_sweep"]["welch"][0]["p"] is not None  # 1 vs 2: both trained
+    assert depths["4"]["n_trained"] == 0                  # too few steps for 4 layers
+    out = capsys.readouterr().out
+    assert "4 hidden: DID NOT TRAIN: seeds 0 (" in out
+    report = (tmp_path / "report.md").read_text()
+    assert "**Did not train**: " in report and "4 hidden layers, seeds 0–1" in report
+    assert "Not tested: 3 vs 4, 2 vs 4" in report or "Not tested: 2 vs 3, 3 vs 4, 2 vs 4" \
+        in report
     for k in (2, 3, 4):
         assert s["speed_training"][str(k)]["seeds"] == [0, 1]
         assert (tmp_path / f"speed_history_{k}hidden_seed1.json").is_file()
@@ -213,7 +236,81 @@ def test_settings_quick_shrinks_everything():
     s = chapter5.Settings(seeds=3, quick=True)
     assert (s.epochs, s.epochs_speed, len(s.init_seeds), s.n_train) == (2, 20, 3, 1000)
     s = chapter5.Settings()
-    assert (s.epochs, s.epochs_speed, s.seeds, s.n_train) == (30, 500, [0], None)
+    assert (s.epochs, s.lmbda, s.epochs_speed, s.seeds, s.n_train) == (None, None, 500, [0],
+                                                                          None)
+    with pytest.raises(ValueError, match="--lmbda"):
+        chapter5.Settings(lmbda=-1.0)
+    with pytest.raises(ValueError, match="--epochs"):
+        chapter5.Settings(epochs=0)
+
+
+def test_sweep_settings_are_the_books_on_full_mnist_and_scaled_on_fewer_images():
+    full = chapter5.sweep_settings(50000)
+    assert (full["epochs"], full["lmbda"], full["mini_batch_size"], full["eta"]) == (
+        30, 5.0, 10, 0.1)
+    assert full["as_book"] and full["why"] == ""
+    sample = chapter5.sweep_settings(5000)
+    assert (sample["epochs"], sample["lmbda"]) == (60, 0.5) and not sample["as_book"]
+    # the weight decay per step, 1 - eta*lmbda/n, is the book's
+    assert sample["lmbda"] / 5000 == pytest.approx(full["lmbda"] / 50000)
+    assert "lmbda/n" in sample["why"] and "60 epochs" in sample["why"]
+    assert sample["book"] == {"epochs": 30, "mini_batch_size": 10, "eta": 0.1,
+                              "lmbda": 5.0, "n_training": 50000}
+    given = chapter5.sweep_settings(5000, epochs=30, lmbda=5.0)
+    assert (given["epochs"], given["lmbda"], given["why"]) == (30, 5.0, "")
+    assert chapter5.sweep_settings(1000)["lmbda"] == pytest.approx(0.1)
+
+
+def test_chance_level_and_did_not_train():
+    assert diag.chance_accuracy([1, 1, 2, 3]) == 50.0
+    assert diag.chance_accuracy(np.array([7] * 3 + [0] * 7)) == 70.0
+    with pytest.raises(ValueError):
+        diag.chance_accuracy([])
+    assert diag.did_not_train(21.3, 10.7) and not diag.did_not_train(21.4, 10.7)
+    assert diag.first_epoch_above([100, 400, 600, 500], 1000, 50.0) == 3
+    assert diag.first_epoch_above([100, 500], 1000, 50.0) is None  # must exceed
+
+
+def _runs(k, curves):
+    return [{"hidden_layers": k, "seed": s, "accuracy": c, "sizes": diag.hidden_sizes(k)}
+            for s, c in enumerate(curves)]
+
+
+def test_runs_that_did_not_train_are_named_and_left_out_of_the_tests():
+    n_val, chance = 1000, 10.7
+    curves = {1: [[800, 920], [810, 925], [790, 921]],
+              2: [[700, 915], [720, 930], [710, 919]],
+              3: [[107, 600, 905], [107, 107, 107], [107, 500, 912]],
+              4: [[107, 107], [100, 107], [107, 213]]}
+    curves[1] = [c + [c[-1]] for c in curves[1]]
+    curves[2] = [c + [c[-1]] for c in curves[2]]
+    curves[4] = [c + [c[-1]] for c in curves[4]]
+    depths = {k: chapter5.depth_entry(k, _runs(k, c), n_val, chance)
+              for k, c in curves.items()}
+    assert depths[3]["trained"] == [True, False, True] and depths[3]["n_trained"] == 2
+    assert depths[4]["trained"] == [False, False, False] and depths[4]["mean"] is None
+    assert depths[3]["mean"] == pytest.approx((90.5 + 91.2) / 2)  # seed 1 left out
+    assert depths[3]["first_epoch_above_50"] == [2, None, 3]  # 50.0 % is not above
+    assert depths[3]["best_epoch"] == [3, 1, 3]
+    bad = chapter5.did_not_train_runs(depths)
+    assert bad == [{"hidden_layers": 3, "seed": 1, "best_accuracy": 10.7}] + [
+        {"hidden_layers": 4, "seed": s, "best_accuracy": b}
+        for s, b in enumerate([10.7, 10.7, 21.3])]
+    ws = {(w["a"], w["b"]): w for w in chapter5.depth_tests(depths)}
+    # 2 vs 3: tested on the two runs of 3 hidden layers that trained
+    t, p = stats.ttest_ind([90.5, 91.2], [91.5, 93.0, 91.9], equal_var=False)
+    assert ws[2, 3]["t"] == pytest.approx(t) and ws[2, 3]["p"] == pytest.approx(p)
+    assert ws[2, 3]["excluded"] == {"2": [], "3": [1]}
+    assert "did not train" in ws[2, 3]["note"] and "3 hidden layers: seed 1" in ws[2, 3]["note"]
+    assert ws[2, 3]["mean_difference"] == pytest.approx(np.mean([90.5, 91.2]) - 92.1333333)
+    # nothing of 4 hidden layers trained: no test, and the note says why
+    for pair in ((3, 4), (2, 4)):
+        assert ws[pair]["p"] is None and ws[pair]["mean_difference"] is None
+        assert "that trained" in ws[pair]["note"] and "seeds 0, 1, 2" in ws[pair]["note"]
+    # Holm over the two tests made
+    ps = [ws[1, 2]["p"], ws[2, 3]["p"]]
+    assert sorted([ws[1, 2]["p_holm"], ws[2, 3]["p_holm"]]) == pytest.approx(
+        sorted(diag.holm(ps)))
 
 
 def test_depth_tests_signs_and_holm():
@@ -280,3 +377,67 @@ def test_import_vgcore_does_not_import_matplotlib(tmp_path):
                          env=_env(), timeout=60, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_quick_says_it_is_a_smoke_test(quick_run):
+    out, proc = quick_run
+    banner = proc.stdout.split("\n\n")[0].splitlines()
+    assert len(banner) <= 10 and max(map(len, banner)) <= 92, banner
+    assert "QUICK SMOKE TEST" in proc.stdout
+    # no book accuracies beside the smoke test's own
+    sweep_lines = proc.stdout.split("Depth sweep")[1].splitlines()[1:5]
+    assert all("|" not in line for line in sweep_lines), sweep_lines
+    report = (out / "report.md").read_text()
+    assert "This is a smoke test (`--quick`)" in report
+    assert "book % (full MNIST" not in report
+
+
+def test_every_number_says_what_it_is(quick_run):
+    out, proc = quick_run
+    report = (out / "report.md").read_text()
+    # section 1: over how many networks, and where the book's value lies
+    assert "vgcore: mean ± std over 3 networks" in report
+    assert "the book's value is within … of vgcore's mean" in report
+    assert "mean over the same 3 networks" in report
+    # section 2: which seed the training-run ratios come from
+    assert "last/first hidden speed, epoch 0 (seed 0)" in report
+    # the console says which seeds each mean is over
+    assert "mean ± std over 3 networks (seeds 0–2)" in proc.stdout
+    assert "full-batch descent (seed 0)" in proc.stdout
+    # the settings are given beside the book's
+    assert "| setting | this run | the book |" in report
+    assert "| depth sweep: epochs | 2 | 30 |" in report
+
+
+def test_sample_settings_train_every_depth_and_the_books_lmbda_does_not():
+    """The cause of issue 18, measured: on the 5,000-image sample the book's lmbda (5.0)
+    keeps [784,30,30,30,30,10] at chance; lmbda scaled to the book's lmbda/n (0.5) and
+    60 epochs train every depth (seed 0; docs/chapter5_sample.md has 10 seeds)."""
+    from vgcore import mnist_loader
+
+    (X, y), (Xv, yv), _ = mnist_loader.load_sample()
+    chance = diag.chance_accuracy(yv)
+    sw = chapter5.sweep_settings(len(X))
+    data = {"train": (X, y), "validation": (Xv, yv), "probe": (X[:1000], y[:1000])}
+    tasks = [{"kind": "sweep", "n_hidden": k, "seed": 0, "epochs": sw["epochs"],
+              "lmbda": sw["lmbda"], "n_train": len(X)} for k in (1, 2, 3, 4)]
+    tasks.append({"kind": "sweep", "n_hidden": 4, "seed": 0, "epochs": 30, "lmbda": 5.0,
+                  "n_train": len(X)})
+    results = chapter5._run_tasks(tasks, data, jobs=1, progress=False)
+    best = [diag.best_accuracies([acc], len(Xv))[0] for _, acc, _ in results]
+    assert all(b > 85.0 for b in best[:4]), best           # every depth trains
+    assert best[3] < best[2] < best[0]                      # and depth does not help
+    first = [diag.first_epoch_above(acc, len(Xv), 50.0) for _, acc, _ in results[:4]]
+    assert first[0] <= first[1] <= first[2] < first[3]      # deeper starts later
+    assert diag.did_not_train(best[4], chance), best[4]     # the book's lmbda: stuck
+
+
+def test_depth_sweep_figure_with_runs_that_did_not_train(tmp_path):
+    curves = {1: [[900, 950], [910, 940]], 2: [[100, 107], [800, 930]],
+              3: [[107, 107], [107, 100]]}
+    p = plots.plot_depth_sweep(curves, tmp_path / "d.png", 1000, chance=10.7,
+                               trained={1: [True, True], 2: [False, True], 3: [False, False]})
+    assert png_size(p) == (800, 500)
+    p = plots.plot_depth_sweep(curves, tmp_path / "e.png", 1000, chance=10.7,
+                               trained={k: [False, False] for k in curves})
+    assert png_size(p) == (800, 500)

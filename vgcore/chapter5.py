@@ -13,9 +13,13 @@ networks hard to train?") measures, on MNIST:
    lmbda=5.0)`` per epoch);
 3. the **depth sweep**: the best validation accuracy of ``[784, 30, 10]``
    up to ``[784, 30, 30, 30, 30, 10]`` after 30 epochs of mini-batch SGD
-   (mini-batch 10, eta 0.1, lmbda 5.0), here over ``--seeds`` seeds with
-   a Welch t-test between neighbouring depths -- the book's open question
-   of whether the drop with depth is significant;
+   (mini-batch 10, eta 0.1, lmbda 5.0 on 50,000 images), here over
+   ``--seeds`` seeds with a Welch t-test between neighbouring depths -- the
+   book's open question of whether the drop with depth is significant.  On
+   fewer training images (the embedded sample) lmbda is scaled to keep the
+   book's ``lmbda / n`` and the sweep runs longer (:func:`sweep_settings`);
+   runs that never rise clearly above chance are named, and left out of
+   the tests;
 4. the **chain** of one-neuron layers (:mod:`vgcore.chain`).
 
 It writes ``report.md`` (tables and figures), the JSON files in the
@@ -38,14 +42,19 @@ import numpy as np
 from . import __version__, _files
 from . import diagnostics as diag
 
-__all__ = ["add_parser", "run", "main", "Settings", "load_chapter5_data"]
+__all__ = ["add_parser", "run", "main", "Settings", "sweep_settings", "load_chapter5_data",
+           "depth_entry", "did_not_train_runs", "depth_tests", "render_report"]
 
 DEPTHS_SPEED = (2, 3, 4)
 DEPTHS_SWEEP = (1, 2, 3, 4)
 N_PROBE = 1000
 MINI_BATCH = 10
 ETA = 0.1
-LMBDA = 5.0
+LMBDA = 5.0              # the book's, for its 50,000 training images (and the speed runs)
+BOOK_EPOCHS = 30
+BOOK_N_TRAIN = 50_000
+SMALL_DATA_EPOCHS = 60   # the depth sweep on fewer images: see sweep_settings
+QUICK_EPOCHS = 2
 N_SIX = 6
 
 
@@ -54,22 +63,33 @@ N_SIX = 6
 # ---------------------------------------------------------------------------
 
 class Settings:
-    """The run's settings, from the command line (``--quick`` shrinks them)."""
+    """The run's settings, from the command line (``--quick`` shrinks them).
 
-    def __init__(self, seeds=1, epochs=30, epochs_speed=500, init_seeds=20, jobs=1,
-                 quick=False, n_train=None, n_validation=None, progress=True):
+    ``epochs`` and ``lmbda`` of the depth sweep default to ``None``: the
+    values :func:`sweep_settings` chooses for the size of the training
+    set (the book's on full MNIST).
+    """
+
+    def __init__(self, seeds=1, epochs=None, epochs_speed=500, init_seeds=20, jobs=1,
+                 quick=False, n_train=None, n_validation=None, progress=True, lmbda=None):
         if quick:
-            epochs = min(epochs, 2)
+            epochs = min(epochs or QUICK_EPOCHS, QUICK_EPOCHS)
             epochs_speed = min(epochs_speed, 20)
             init_seeds = min(init_seeds, 3)
             n_train = 1000 if n_train is None else n_train
             n_validation = 500 if n_validation is None else n_validation
         for name, v in (("seeds", seeds), ("epochs", epochs), ("epochs_speed", epochs_speed),
                         ("init_seeds", init_seeds), ("jobs", jobs)):
+            if name == "epochs" and v is None:
+                continue
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be a positive int, got {v!r}")
+        if lmbda is not None and not (isinstance(lmbda, (int, float)) and math.isfinite(lmbda)
+                                      and lmbda >= 0):
+            raise ValueError(f"--lmbda must be a finite number >= 0, got {lmbda!r}")
         self.seeds = list(range(seeds))
         self.epochs = epochs
+        self.lmbda = None if lmbda is None else float(lmbda)
         self.epochs_speed = epochs_speed
         self.init_seeds = list(range(init_seeds))
         self.jobs = jobs
@@ -79,11 +99,58 @@ class Settings:
         self.progress = progress
 
     def as_dict(self):
+        """The settings as given (the sweep's resolved ones are in ``summary["depth_sweep"]``)."""
         return {
-            "seeds": self.seeds, "epochs": self.epochs, "epochs_speed": self.epochs_speed,
-            "init_seeds": self.init_seeds, "jobs": self.jobs, "quick": self.quick,
-            "mini_batch_size": MINI_BATCH, "eta": ETA, "lmbda": LMBDA, "n_probe": N_PROBE,
+            "seeds": self.seeds, "epochs": self.epochs, "lmbda": self.lmbda,
+            "epochs_speed": self.epochs_speed, "init_seeds": self.init_seeds,
+            "jobs": self.jobs, "quick": self.quick, "mini_batch_size": MINI_BATCH, "eta": ETA,
+            "lmbda_speed": LMBDA, "n_probe": N_PROBE,
         }
+
+
+def sweep_settings(n_train, epochs=None, lmbda=None):
+    """The depth sweep's settings for ``n_train`` training images, with the reasons.
+
+    The book trains on 50,000 images: 30 epochs, mini-batch 10, eta 0.1,
+    lmbda 5.0.  Each mini-batch step multiplies the weights by
+    ``1 - eta * lmbda / n``, so on fewer images the same lmbda is a
+    stronger pull towards zero per step (ten times on the 5,000-image
+    sample), and the 4-hidden-layer network then never leaves the plateau
+    it starts on: its weights shrink faster than its small early-layer
+    gradients can grow them.  To keep the book's regime, lmbda is scaled
+    to keep ``lmbda / n`` (0.5 on the sample), as chapter 3 of the book
+    does when it changes the size of the training set; and since an
+    epoch of fewer images is fewer steps, the sweep runs
+    ``SMALL_DATA_EPOCHS`` (60) epochs instead of 30 below 50,000 images.
+    Measured over 10 seeds on the sample (``docs/chapter5_sample.md``):
+    with the book's lmbda 8 of 10 four-hidden-layer runs stay at chance;
+    with lmbda 0.5 all train, the slowest first passing 80 % in epoch 31.
+    On the full 50,000 images these are exactly the book's settings.
+
+    ``epochs`` or ``lmbda`` given explicitly are used as they are.
+    Returns a dict: ``epochs``, ``lmbda``, ``mini_batch_size``, ``eta``,
+    ``n_training``, ``book`` (the book's settings), ``as_book`` (whether
+    they are the book's) and ``why`` (a sentence, or ``""``).
+    """
+    book = {"epochs": BOOK_EPOCHS, "mini_batch_size": MINI_BATCH, "eta": ETA,
+            "lmbda": LMBDA, "n_training": BOOK_N_TRAIN}
+    n_train = int(n_train)
+    scaled = LMBDA * n_train / BOOK_N_TRAIN
+    res = {"epochs": epochs if epochs is not None else
+           (BOOK_EPOCHS if n_train >= BOOK_N_TRAIN else SMALL_DATA_EPOCHS),
+           "lmbda": float(lmbda) if lmbda is not None else scaled,
+           "mini_batch_size": MINI_BATCH, "eta": ETA, "n_training": n_train, "book": book}
+    res["as_book"] = (res["epochs"] == BOOK_EPOCHS and res["lmbda"] == LMBDA
+                      and n_train == BOOK_N_TRAIN)
+    why = []
+    if lmbda is None and n_train != BOOK_N_TRAIN:
+        why.append(f"lmbda = 5.0 x {n_train:,} / 50,000 = {scaled:g} keeps the book's "
+                   f"lmbda/n = {LMBDA / BOOK_N_TRAIN:g} (its weight decay per step)")
+    if epochs is None and n_train < BOOK_N_TRAIN:
+        why.append(f"{SMALL_DATA_EPOCHS} epochs, as {n_train:,} images give "
+                   f"{n_train // MINI_BATCH:,} steps an epoch, not 5,000")
+    res["why"] = "; ".join(why)
+    return res
 
 
 def load_chapter5_data(spec=None):
@@ -149,7 +216,7 @@ def _run_task(task):
         net = diag.make_network(sizes, seed)
         with contextlib.redirect_stdout(io.StringIO()):
             _, acc, _, _ = net.SGD(_DATA["train"], task["epochs"], MINI_BATCH, ETA,
-                                   lmbda=LMBDA, evaluation_data=_DATA["validation"],
+                                   lmbda=task["lmbda"], evaluation_data=_DATA["validation"],
                                    monitor_evaluation_accuracy=True)
         result = [int(a) for a in acc]
     else:  # pragma: no cover
@@ -243,10 +310,6 @@ def run(settings, out, data_spec=None):
     Xtr, ytr = (np.asarray(a) for a in training)
     Xva, yva = (np.asarray(a) for a in validation)
     timing["load_data"] = time.perf_counter() - t0
-    _log(f"vgcore chapter5: data = {'FULL MNIST' if is_full else 'EMBEDDED SAMPLE'}: {source}")
-    if not is_full:
-        _log("  (the embedded sample is a subset of MNIST: accuracies are lower "
-             "and noisier than the book's)")
     if settings.n_train is not None:
         Xtr, ytr = Xtr[:settings.n_train], ytr[:settings.n_train]
     if settings.n_validation is not None:
@@ -254,10 +317,11 @@ def run(settings, out, data_spec=None):
     n_probe = min(N_PROBE, len(training[0]))
     probe = (np.asarray(training[0][:n_probe]), np.asarray(training[1][:n_probe]))
     data = {"train": (Xtr, ytr), "validation": (Xva, yva), "probe": probe}
-    _log(f"  training {len(Xtr)}, validation {len(Xva)}, probe {n_probe} images; "
-         f"seeds {settings.seeds}, {settings.epochs} epochs, "
-         f"{settings.epochs_speed} speed epochs, jobs {settings.jobs}"
-         + (" [--quick]" if settings.quick else ""))
+    sweep_set = sweep_settings(len(Xtr), settings.epochs, settings.lmbda)
+    chance = diag.chance_accuracy(yva)
+    forced_sample = data_spec is not None and str(data_spec).lower() == "sample"
+    _log(_banner(settings, sweep_set, is_full, forced_sample, source,
+                 len(Xva), n_probe, out))
 
     files = {}
 
@@ -312,7 +376,8 @@ def run(settings, out, data_spec=None):
                           "epochs": settings.epochs_speed})
         for k in DEPTHS_SWEEP:
             tasks.append({"kind": "sweep", "n_hidden": k, "seed": s,
-                          "epochs": settings.epochs, "n_train": len(Xtr)})
+                          "epochs": sweep_set["epochs"], "lmbda": sweep_set["lmbda"],
+                          "n_train": len(Xtr)})
     results = _run_tasks(tasks, data, settings.jobs, settings.progress)
     timing["training"] = time.perf_counter() - t0
     timing["runs"] = [{"task": _describe(t), "seconds": sec, "cpu_seconds": cpu}
@@ -345,9 +410,9 @@ def run(settings, out, data_spec=None):
         speed[k] = entry
 
     # depth sweep
-    sweep = {"epochs": settings.epochs, "mini_batch_size": MINI_BATCH, "eta": ETA,
-             "lmbda": LMBDA, "n_training": len(Xtr), "n_validation": len(Xva),
-             "data": source, "runs": []}
+    sweep = {"epochs": sweep_set["epochs"], "mini_batch_size": MINI_BATCH, "eta": ETA,
+             "lmbda": sweep_set["lmbda"], "n_training": len(Xtr), "n_validation": len(Xva),
+             "book": sweep_set["book"], "data": source, "runs": []}
     for task, acc, _ in results:
         if task["kind"] == "sweep":
             sweep["runs"].append({"sizes": diag.hidden_sizes(task["n_hidden"]),
@@ -355,18 +420,8 @@ def run(settings, out, data_spec=None):
                                   "accuracy": acc})
     files["depth_sweep"] = "depth_sweep.json"
     diag.write_depth_sweep(out / files["depth_sweep"], sweep)
-    depths = {}
-    for k in DEPTHS_SWEEP:
-        runs = [r for r in sweep["runs"] if r["hidden_layers"] == k]
-        best = diag.best_accuracies([r["accuracy"] for r in runs], len(Xva))
-        mean, std = diag.mean_std(best)
-        depths[k] = {
-            "sizes": diag.hidden_sizes(k), "seeds": [r["seed"] for r in runs],
-            "best_accuracy": best,
-            "best_epoch": [int(np.argmax(r["accuracy"])) for r in runs],
-            "final_accuracy": [100.0 * r["accuracy"][-1] / len(Xva) for r in runs],
-            "mean": mean, "std": std, "book": diag.BOOK_BEST_ACCURACY[k],
-        }
+    depths = {k: depth_entry(k, [r for r in sweep["runs"] if r["hidden_layers"] == k],
+                             len(Xva), chance) for k in DEPTHS_SWEEP}
     welch = depth_tests(depths)
 
     # 4. The chain --------------------------------------------------------------
@@ -392,7 +447,9 @@ def run(settings, out, data_spec=None):
         {k: [r["accuracy"] for r in sweep["runs"] if r["hidden_layers"] == k]
          for k in DEPTHS_SWEEP},
         out / "depth_sweep.png", len(Xva),
-        book=diag.BOOK_BEST_ACCURACY if is_full else None).name
+        book=diag.BOOK_BEST_ACCURACY if is_full and not settings.quick else None,
+        chance=chance, trained={k: v["trained"] for k, v in depths.items()},
+        title=_sweep_figure_title(is_full, settings.quick, sweep_set)).name
     figures["chain_factors"] = plots.plot_chain_factors(
         chain_res["vanishing"]["factors"], chain_res["exploding"]["factors"],
         out / "chain_factors.png").name
@@ -412,9 +469,15 @@ def run(settings, out, data_spec=None):
         "speed_training": {str(k): {kk: vv for kk, vv in v.items() if kk != "history"}
                            for k, v in speed.items()},
         "book_ratio_4_hidden": diag.BOOK_RATIO_4_HIDDEN,
-        "depth_sweep": {"file": files["depth_sweep"], "epochs": settings.epochs,
-                        "depths": {str(k): v for k, v in depths.items()},
-                        "welch": welch},
+        "depth_sweep": {
+            "file": files["depth_sweep"],
+            **{key: sweep_set[key] for key in ("epochs", "mini_batch_size", "eta", "lmbda",
+                                               "n_training", "book", "as_book", "why")},
+            "chance_percent": chance,
+            "did_not_train_below_percent": diag.DID_NOT_TRAIN_FACTOR * chance,
+            "did_not_train": did_not_train_runs(depths),
+            "depths": {str(k): v for k, v in depths.items()},
+            "welch": welch},
         "chain": chain_res,
         "files": files,
         "figures": figures,
@@ -430,19 +493,67 @@ def run(settings, out, data_spec=None):
     return summary
 
 
+def depth_entry(k, runs, n_validation, chance):
+    """The summary of one depth's sweep runs (``runs``: the depth_sweep.json entries).
+
+    ``mean`` and ``std`` are over the runs that trained; ``trained`` says
+    which did (:func:`vgcore.diagnostics.did_not_train`).
+    """
+    best = diag.best_accuracies([r["accuracy"] for r in runs], n_validation)
+    trained = [not diag.did_not_train(b, chance) for b in best]
+    mean, std = diag.mean_std([b for b, ok in zip(best, trained) if ok])
+    return {
+        "sizes": diag.hidden_sizes(k), "seeds": [r["seed"] for r in runs],
+        "best_accuracy": best,
+        "best_epoch": [int(np.argmax(r["accuracy"])) + 1 for r in runs],
+        "final_accuracy": [100.0 * r["accuracy"][-1] / n_validation for r in runs],
+        "first_epoch_above_50": [diag.first_epoch_above(r["accuracy"], n_validation, 50.0)
+                                 for r in runs],
+        "trained": trained, "n_trained": sum(trained),
+        "mean": mean, "std": std, "book": diag.BOOK_BEST_ACCURACY[k],
+    }
+
+
+def did_not_train_runs(depths):
+    """``[{"hidden_layers", "seed", "best_accuracy"}, ...]`` of the runs that did not train."""
+    return [{"hidden_layers": int(k), "seed": seed, "best_accuracy": best}
+            for k, v in depths.items()
+            for seed, best, ok in zip(v["seeds"], v["best_accuracy"], v["trained"]) if not ok]
+
+
 def depth_tests(depths, pairs=((1, 2), (2, 3), (3, 4), (2, 4))):
     """Welch t-tests of the best validation accuracy between pairs of depths.
 
     ``depths`` maps the number of hidden layers (int or str) to a dict with
-    ``best_accuracy`` (one value per seed) and ``mean``.  The sign of ``t``
-    follows ``mean_difference`` (deeper minus shallower); ``p_holm`` is
-    Holm-corrected over the pairs tested.
+    ``best_accuracy`` (one value per seed), ``mean`` and optionally
+    ``trained`` (one bool per seed; runs that did not train are left out
+    of the test, and ``excluded`` and ``note`` say so).  The sign of ``t``
+    follows ``mean_difference`` (deeper minus shallower, over the runs
+    tested); ``p_holm`` is Holm-corrected over the pairs tested.
     """
     depths = {int(k): v for k, v in depths.items()}
+
+    def kept(k):
+        v = depths[k]
+        ok = v.get("trained") or [True] * len(v["best_accuracy"])
+        seeds = v.get("seeds") or list(range(len(ok)))
+        return ([b for b, t in zip(v["best_accuracy"], ok) if t],
+                [s for s, t in zip(seeds, ok) if not t])
+
     welch = []
     for a, b in pairs:
-        w = diag.welch_test(depths[b]["best_accuracy"], depths[a]["best_accuracy"])
-        w.update({"a": a, "b": b, "mean_difference": depths[b]["mean"] - depths[a]["mean"]})
+        (va, out_a), (vb, out_b) = kept(a), kept(b)
+        w = diag.welch_test(vb, va)
+        w.update({"a": a, "b": b,
+                  "mean_difference": (float(np.mean(vb)) - float(np.mean(va))
+                                      if va and vb else None),
+                  "excluded": {str(a): out_a, str(b): out_b}})
+        dropped = "; ".join(f"{k} hidden layers: seed{'s' if len(o) > 1 else ''} "
+                            + ", ".join(map(str, o)) for k, o in ((a, out_a), (b, out_b)) if o)
+        if dropped:
+            w["note"] = (f"{w['note']} that trained (did not train: {dropped})"
+                         if w["p"] is None else
+                         f"without the runs that did not train ({dropped})")
         welch.append(w)
     for w, p_holm in zip(welch, diag.holm([w["p"] for w in welch])):
         w["p_holm"] = p_holm
@@ -471,13 +582,96 @@ def _json_safe(obj):
 # The report
 # ---------------------------------------------------------------------------
 
+def _seeds(seeds):
+    """``"seed 0"``, ``"seeds 0–19"`` or ``"seeds 0, 3"``: which seeds, said plainly."""
+    seeds = list(seeds)
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"seeds {seeds[0]}–{seeds[-1]}"
+    return "seeds " + ", ".join(map(str, seeds))
+
+
+def _over(seeds, what="runs"):
+    """``"seed 0"`` or ``"mean ± std over 3 runs, seeds 0–2"``."""
+    return _seeds(seeds) if len(seeds) == 1 else f"mean ± std over {len(seeds)} {what}, " \
+        f"{_seeds(seeds)}"
+
+
+def _wrap(text, indent="  ", more="    ", width=92):
+    import textwrap
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=more,
+                         break_on_hyphens=False)
+
+
+def _banner(settings, sw, is_full, forced_sample, source, n_validation, n_probe, out):
+    """The opening lines on the console: which data, which settings, where the results go."""
+    what = "FULL MNIST" if is_full else "the EMBEDDED SAMPLE of MNIST"
+    lines = [f"vgcore chapter5 on {what}: {sw['n_training']:,} training, "
+             f"{n_validation:,} validation images"]
+    if is_full:
+        lines.append(_wrap(f"from {source}"))
+    elif forced_sample:
+        lines.append(_wrap("chosen by --data sample; for the book's numbers use --data DIR, "
+                           "DIR holding the four MNIST IDX .gz files"))
+    else:
+        lines.append(_wrap("Full MNIST was not found (report.md lists where vgcore "
+                           "looked). For the book's numbers: --data DIR or VGCORE_MNIST=DIR, "
+                           "DIR holding the four MNIST IDX .gz files."))
+    if settings.quick:
+        lines.append(_wrap("QUICK SMOKE TEST (--quick): it only shows that every step runs. "
+                           "Too few epochs and images for the chapter's results: its numbers "
+                           "are not compared with the book's."))
+    lines.append(f"  depth sweep: {sw['epochs']} epochs, mini-batch {sw['mini_batch_size']}, "
+                 f"eta {_num(sw['eta'])}, lmbda {_num(sw['lmbda'])}; {_seeds(settings.seeds)}")
+    b = sw["book"]
+    if sw["as_book"]:
+        lines.append("    (the book's settings)")
+    elif not settings.quick:
+        how = [f"book: {b['epochs']} epochs, lmbda {_num(b['lmbda'])} on "
+               f"{b['n_training']:,} images"]
+        if settings.lmbda is None:
+            how.append("lmbda keeps the book's lmbda/n")
+        if settings.epochs is None and sw["epochs"] != b["epochs"]:
+            how.append("more epochs as an epoch is fewer steps")
+        given = [f"--{n}" for n, v in (("epochs", settings.epochs), ("lmbda", settings.lmbda))
+                 if v is not None]
+        if given:
+            how.append(" and ".join(given) + " as given")
+        lines.append(_wrap("; ".join(how) + " (see report.md)", indent="    ", more="    "))
+    lines.append(_wrap(f"learning speeds, on the first {n_probe:,} training images: "
+                       f"{len(settings.init_seeds)} networks at initialisation "
+                       f"({_seeds(settings.init_seeds)}); {settings.epochs_speed} epochs of "
+                       f"full-batch descent, lmbda {_num(LMBDA)} as in the book "
+                       f"({_seeds(settings.seeds)})"))
+    lines.append(("  one process (--jobs 1)" if settings.jobs <= 1 else
+                  f"  {settings.jobs} worker processes") + f"; results go to {out}{os.sep}")
+    return "\n".join(lines)
+
+
+def _sweep_figure_title(is_full, quick, sw):
+    data = ("full MNIST" if is_full else "embedded sample") + f", {sw['n_training']:,} images"
+    title = (f"Depth sweep ({data}): {sw['epochs']} epochs, "
+             f"mini-batch {sw['mini_batch_size']}, η = {_num(sw['eta'])}, "
+             f"λ = {_num(sw['lmbda'])}")
+    if quick:
+        title = "Smoke test (--quick), not the chapter's result\n" + title
+    return title
+
+
+def _num(x):
+    """A setting as the book writes it: 5.0, 0.5, 0.1 (``:g`` would give 5)."""
+    x = float(x)
+    return f"{x:.1f}" if x.is_integer() else f"{x:g}"
+
+
 def _fmt(v, digits=4):
     if v is None:
         return "n/a"
     if isinstance(v, float):
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
             return f"{v:.{digits - 1}e}"
-        return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:.{digits}g}"
+        return f"{v:.{digits}g}"
     return str(v)
 
 
@@ -501,58 +695,188 @@ def _table(header, rows):
     return "\n".join(lines)
 
 
+def _settings_table(s):
+    """This run's settings beside the book's."""
+    d, st, sw = s["data"], s["settings"], s["depth_sweep"]
+    b = sw["book"]
+    n_init = len(st["init_seeds"])
+    rows = [
+        ["depth sweep: training images", f"{sw['n_training']:,}", f"{b['n_training']:,}"],
+        ["depth sweep: epochs", sw["epochs"], b["epochs"]],
+        ["depth sweep: mini-batch, η", f"{sw['mini_batch_size']}, {_num(sw['eta'])}",
+         f"{b['mini_batch_size']}, {_num(b['eta'])}"],
+        ["depth sweep: λ (and λ/n: each step multiplies the weights by 1 − ηλ/n)",
+         f"{_num(sw['lmbda'])} ({sw['lmbda'] / sw['n_training']:.2g})",
+         f"{_num(b['lmbda'])} ({b['lmbda'] / b['n_training']:.2g})"],
+        ["depth sweep and speed histories: runs per network", _seeds(st["seeds"]), "one run"],
+        ["initial speeds: networks per depth", f"{n_init} ({_seeds(st['init_seeds'])})",
+         "one network"],
+        ["speed histories: full-batch descent on the first images",
+         f"{st['epochs_speed']} epochs, {d['n_probe']:,} images, λ = {_num(st['lmbda_speed'])}",
+         f"500 epochs, 1,000 images, λ = {_num(LMBDA)}"],
+    ]
+    return _table(["setting", "this run", "the book"], rows)
+
+
 def _initial_table(s):
     rows = []
     for k, v in s["initial_speeds"].items():
         std = v["std"] or [None] * len(v["mean"])
         for j, (m, sd, b) in enumerate(zip(v["mean"], std, v["book"])):
-            within = v.get("within_one_std_of_book")
-            rows.append([k if j == 0 else "", j + 1, _pm(m, sd, 3), _fmt(b, 3),
-                         "n/a" if within is None else
-                         ("yes" if within[j] else
-                          ("within 2 std" if v["within_two_std_of_book"][j] else "no"))])
-    return _table(["hidden layers", "layer", f"vgcore mean ± std ({len(v['seeds'])} seeds)",
-                   "book", "book within 1 std?"], rows)
+            one, two = v.get("within_one_std_of_book"), v.get("within_two_std_of_book")
+            where = ("n/a" if one is None else "1 std" if one[j] else
+                     "2 std" if two[j] else "more than 2 std")
+            rows.append([k if j == 0 else "", j + 1, _pm(m, sd, 3), _fmt(b, 3), where])
+    n = len(next(iter(s["initial_speeds"].values()))["seeds"])
+    return _table(["hidden layers", "hidden layer", f"vgcore: mean ± std over {n} networks",
+                   "book (one network)", "the book's value is within … of vgcore's mean"],
+                  rows)
 
 
 def _speed_table(s):
     rows = []
+    seeds = None
     for k, v in s["speed_training"].items():
+        seeds = v["seeds"]
         r0 = diag.mean_std(v["ratio_first_epoch"])
         r1 = diag.mean_std(v["ratio_last_epoch"])
         rows.append([k, v["epochs"], _pm(*r0, 3), _pm(*r1, 3),
                      f"{_fmt(min(v['ratio_min']), 3)} – {_fmt(max(v['ratio_max']), 3)}",
                      "96 at epoch 0, ~50–110 later" if k == "4" else ""])
-    return _table(["hidden layers", "epochs", "last/first hidden speed, epoch 0",
-                   "same, last epoch", "range over all epochs", "book"], rows)
+    over = _over(seeds)
+    return _table(["hidden layers", "epochs", f"last/first hidden speed, epoch 0 ({over})",
+                   "same, last epoch", "lowest – highest over all epochs and runs", "book"],
+                  rows)
+
+
+def _median_epoch(epochs):
+    known = [e for e in epochs if e is not None]
+    if not known:
+        return None
+    return int(np.median(known)) if len(known) % 2 else float(np.median(known))
 
 
 def _sweep_table(s):
+    sw = s["depth_sweep"]
+    quick = s["settings"]["quick"]
     rows = []
-    for k, v in s["depth_sweep"]["depths"].items():
-        rows.append([k, "[" + ", ".join(map(str, v["sizes"])) + "]", len(v["seeds"]),
-                     _pct(v["mean"], v["std"]),
-                     ", ".join(f"{a:.2f}" for a in v["best_accuracy"]),
-                     f"{v['book']:.2f}"])
-    return _table(["hidden layers", "network", "seeds", "best validation accuracy % "
-                   "(mean ± std)", "per seed", "book %"], rows)
+    for k, v in sw["depths"].items():
+        per_seed = ", ".join(f"{a:.2f}" + ("" if ok else " (did not train)")
+                             for a, ok in zip(v["best_accuracy"], v["trained"]))
+        first = ", ".join("–" if e is None else str(e) for e in v["first_epoch_above_50"])
+        row = [k, "[" + ", ".join(map(str, v["sizes"])) + "]",
+               f"{v['n_trained']} of {len(v['seeds'])}", _pct(v["mean"], v["std"]),
+               per_seed, first]
+        if not quick:
+            row.append(f"{v['book']:.2f}")
+        rows.append(row)
+    header = ["hidden layers", "network", "runs that trained",
+              "best validation accuracy %, mean ± std over the runs that trained",
+              "best validation accuracy % of each run (" + _seeds(
+                  next(iter(sw["depths"].values()))["seeds"]) + ")",
+              "first epoch above 50 %, each run"]
+    if not quick:
+        b = sw["book"]
+        header.append(f"book % (full MNIST, {b['epochs']} epochs, λ = {_num(b['lmbda'])})")
+    return _table(header, rows)
+
+
+def _did_not_train_text(s):
+    sw = s["depth_sweep"]
+    if not sw["did_not_train"]:
+        return (f"Every run trained: each one's best validation accuracy is above "
+                f"{sw['did_not_train_below_percent']:.1f} %, twice the chance level of "
+                f"{sw['chance_percent']:.1f} % (always answering the most common digit).")
+    by_depth = {}
+    for r in sw["did_not_train"]:
+        by_depth.setdefault(r["hidden_layers"], []).append(r)
+    runs = "; ".join(
+        f"{k} hidden layers, {_seeds([r['seed'] for r in rs])} (best "
+        + ", ".join(f"{r['best_accuracy']:.2f}" for r in rs) + " %)"
+        for k, rs in by_depth.items())
+    return (f"**Did not train**: {runs}. Their best validation accuracy stayed below "
+            f"{sw['did_not_train_below_percent']:.1f} %, twice the chance level of "
+            f"{sw['chance_percent']:.1f} % (always answering the most common digit): the "
+            "network never left the plateau it starts on. They are left out of the means "
+            "and the t-tests.")
+
+
+def _sample_regime_text(s):
+    """Why the depth sweep's settings differ from the book's, in a sentence or two."""
+    sw, st = s["depth_sweep"], s["settings"]
+    b = sw["book"]
+    parts = []
+    if st["lmbda"] is None and sw["lmbda"] != b["lmbda"]:
+        parts.append(f"λ = {_num(sw['lmbda'])} instead of {_num(b['lmbda'])}, the same λ/n "
+                     "(so the weight decay per step, 1 − ηλ/n, is the book's)")
+    if st["epochs"] is None and sw["epochs"] != b["epochs"]:
+        parts.append(f"{sw['epochs']} epochs instead of {b['epochs']}, since an epoch of "
+                     f"{sw['n_training']:,} images is {sw['n_training'] // sw['mini_batch_size']:,}"
+                     f" steps, not {b['n_training'] // b['mini_batch_size']:,}")
+    if not parts:
+        return ""
+    return ("To keep the book's regime the depth sweep uses " + ", and ".join(parts)
+            + f". With the book's λ = {_num(b['lmbda'])} on these images most "
+            "4-hidden-layer runs never leave the plateau they start on "
+            "(vgcore's `docs/chapter5_sample.md`).")
+
+
+def _lesson_text(s):
+    """The chapter's lesson, as the depth sweep shows it: deeper networks start later."""
+    sw = s["depth_sweep"]
+    med = {k: _median_epoch(v["first_epoch_above_50"]) for k, v in sw["depths"].items()}
+    if any(m is None for m in med.values()):
+        return ""
+    several = len(next(iter(sw["depths"].values()))["seeds"]) > 1
+    epochs = ", ".join(f"{m} ({k} hidden layer{'s' if k != '1' else ''})"
+                       for k, m in med.items())
+    first = (f"validation accuracy first passed 50 % in epoch {epochs}"
+             + (" (medians over the runs)" if several else ""))
+    order = list(med.values())
+    later = all(a <= b for a, b in zip(order, order[1:])) and order[-1] > order[0]
+    v4 = s["speed_training"].get("4")
+    slow = ("" if not v4 else
+            "their early layers learn slowly: at the start, the first hidden layer of "
+            f"[784, 30, 30, 30, 30, 10] learns {float(np.mean(v4['ratio_first_epoch'])):.0f} "
+            f"times slower than the last (section 2, {_seeds(v4['seeds'])}). ")
+    if later:
+        text = ("The chapter's lesson in the sweep: deeper networks start learning later; "
+                f"{first}. " + (slow[0].upper() + slow[1:] if slow else ""))
+    else:
+        text = first[0].upper() + first[1:] + ". "
+    means = {k: v["mean"] for k, v in sw["depths"].items() if v["mean"] is not None}
+    if means:
+        k_best = max(means, key=means.get)
+        deepest = max(sw["depths"], key=int)
+        if k_best != deepest:
+            text += (f"The best mean accuracy is with {k_best} hidden "
+                     f"layer{'s' if k_best != '1' else ''}: more layers do not help.")
+        else:
+            text += "Here the deepest network has the best mean accuracy."
+    return text.strip()
 
 
 def _welch_table(s):
     rows = []
     for w in s["depth_sweep"]["welch"]:
         if w["p"] is None:
-            verdict = w["note"]
-        elif w["p_holm"] < 0.05:
-            verdict = "significant (Holm-corrected p < 0.05)"
-        elif w["p"] < 0.05:
-            verdict = "p < 0.05 uncorrected only"
+            verdict = "not tested: " + w["note"]
         else:
-            verdict = "not significant"
-        rows.append([f"{w['a']} vs {w['b']}", f"{w['mean_difference']:+.3f}",
+            if w["p_holm"] < 0.05:
+                verdict = "significant (Holm-corrected p < 0.05)"
+            elif w["p"] < 0.05:
+                verdict = "p < 0.05 uncorrected only"
+            else:
+                verdict = "not significant"
+            if w["note"]:
+                verdict += "; " + w["note"]
+        diff = w.get("mean_difference")
+        rows.append([f"{w['a']} vs {w['b']}", "n/a" if diff is None else f"{diff:+.3f}",
                      _fmt(w["t"], 3), _fmt(w["p"], 3), _fmt(w.get("p_holm"), 3), verdict])
-    return _table(["hidden layers", "difference of means (deeper − shallower, pp)",
-                   "Welch t", "p (two-sided)", "p (Holm, 4 tests)", "verdict"], rows)
+    n_tested = sum(w["p"] is not None for w in s["depth_sweep"]["welch"])
+    return _table(["hidden layers", "difference of means (deeper − shallower, points)",
+                   "Welch t", "p (two-sided)", f"p (Holm, over the {n_tested} tests made)",
+                   "verdict"], rows)
 
 
 def _chain_tables(s):
@@ -577,35 +901,42 @@ def render_report(s):
     """The Markdown report of a summary dict."""
     d = s["data"]
     st = s["settings"]
+    sw = s["depth_sweep"]
+    init_seeds = st["init_seeds"]
     lines = [
         "# Chapter 5 of *Neural Networks and Deep Learning*, reproduced by vgcore",
         "",
         f"**Data: {'full MNIST' if d['is_full_mnist'] else 'embedded sample of MNIST'}** "
-        f"— {d['source']}.  ",
-        f"Depth sweep on {d['n_training']:,} training and {d['n_validation']:,} validation "
-        f"images; learning speeds on the first {d['n_probe']:,} training images.  ",
-        f"Seeds {st['seeds']}; {st['epochs']} epochs (mini-batch {st['mini_batch_size']}, "
-        f"η = {st['eta']}, λ = {st['lmbda']}); {st['epochs_speed']} epochs of full-batch "
-        f"descent for the speeds; {len(st['init_seeds'])} seeds for the initial speeds."
-        + (" **Quick smoke run (`--quick`): the numbers are not the chapter's.**"
-           if st["quick"] else ""),
+        f"— {d['source']}.",
         "",
     ]
-    if not d["is_full_mnist"]:
-        lines += ["> The embedded sample is a small subset of MNIST: expect lower, noisier "
-                  "accuracies than the book's. Point `--data` (or `$VGCORE_MNIST`) at the full "
-                  "MNIST for the real numbers.", ""]
+    if st["quick"]:
+        lines += ["> **This is a smoke test (`--quick`)**: every step runs, on too few images "
+                  "and epochs for the chapter's results. Its accuracies are not compared with "
+                  "the book's; run without `--quick` for those.", ""]
+    elif not d["is_full_mnist"]:
+        lines += ["> The embedded sample has a tenth of the book's training images, so "
+                  "accuracies are lower than the book's. " + _sample_regime_text(s)
+                  + " Point `--data` (or `$VGCORE_MNIST`) at a folder of the four MNIST IDX "
+                  "`.gz` files for the book's settings and numbers.", ""]
     lines += [
+        "Settings, beside the book's:",
+        "",
+        _settings_table(s),
+        "",
         "## 1. Learning speed at initialisation",
         "",
-        "Learning speed of a layer = ‖mean over the probe images of dC/db‖ "
-        "(the cost's gradient only), for networks straight from the default initializer.",
+        "Learning speed of a layer = ‖mean over the first "
+        f"{d['n_probe']:,} training images of dC/db‖ (the cost's gradient only), for "
+        f"networks straight from the default initializer: {len(init_seeds)} networks of "
+        f"each depth ({_seeds(init_seeds)}).",
         "",
         _initial_table(s),
         "",
         _initial_verdict(s),
         "",
-        "Ratio of the last to the first hidden layer's speed (mean over seeds): "
+        f"Ratio of the last to the first hidden layer's speed, mean over the same "
+        f"{len(init_seeds)} networks: "
         + ", ".join(f"{k} hidden layers {v['ratio_last_first_mean']:.3g} "
                     f"(book {v['book_ratio_last_first']:.3g})"
                     for k, v in s["initial_speeds"].items()) + ".",
@@ -624,9 +955,11 @@ def render_report(s):
         "## 2. Learning speed during training",
         "",
         f"{st['epochs_speed']} epochs of full-batch gradient descent on the "
-        f"{d['n_probe']:,} probe images (`SGD(td, 1, {d['n_probe']}, 0.1, lmbda=5.0)` per "
-        "epoch), speeds at the start of each epoch. Ratio of the last hidden layer's speed to "
-        "the first's:",
+        f"{d['n_probe']:,} probe images (`SGD(td, 1, {d['n_probe']}, {_num(st['eta'])}, "
+        f"lmbda={_num(st['lmbda_speed'])})` per epoch), speeds at the start of each epoch, "
+        f"{_seeds(st['seeds'])}. Its epoch 0 is the network at initialisation, so the "
+        "epoch-0 ratio of seed s is also one of the networks of section 1. Ratio of the last "
+        "hidden layer's speed to the first's:",
         "",
         _speed_table(s),
         "",
@@ -642,15 +975,31 @@ def render_report(s):
         "",
         "## 3. Depth sweep: does accuracy drop with depth?",
         "",
+        f"{sw['epochs']} epochs of mini-batch SGD (mini-batch {sw['mini_batch_size']}, "
+        f"η = {_num(sw['eta'])}, λ = {_num(sw['lmbda'])}) on {sw['n_training']:,} training "
+        f"images; each run's best accuracy over the epochs on the {d['n_validation']:,} "
+        "validation images"
+        + ("" if sw["as_book"] or st["quick"] else
+           f" (the book: {sw['book']['epochs']} epochs, λ = {_num(sw['book']['lmbda'])}, "
+           f"{sw['book']['n_training']:,} images; see the settings above)") + ".",
+        "",
         _sweep_table(s),
         "",
-        "Welch's two-sided t-test on the best validation accuracy, between depths:",
+        _did_not_train_text(s),
+        "",
+    ]
+    lesson = "" if st["quick"] else _lesson_text(s)
+    if lesson:
+        lines += [lesson, ""]
+    lines += [
+        f"![Validation accuracy by depth]({s['figures']['depth_sweep']})",
+        "",
+        "Welch's two-sided t-test on the best validation accuracy, between depths "
+        "(runs that did not train left out):",
         "",
         _welch_table(s),
         "",
         _welch_conclusion(s),
-        "",
-        f"![Validation accuracy by depth]({s['figures']['depth_sweep']})",
         "",
         "## 4. The chain: one neuron per layer",
         "",
@@ -679,8 +1028,9 @@ def render_report(s):
         "",
         "## Timing",
         "",
-        ", ".join(f"{k} {v:.1f} s" for k, v in s["timing_seconds"].items()
-                  if isinstance(v, float)) + ".",
+        "Wall-clock seconds: " + ", ".join(
+            f"{k.replace('_', ' ')} {v:.1f} s" for k, v in s["timing_seconds"].items()
+            if isinstance(v, float)) + ".",
         "",
         f"_vgcore {s['vgcore_version']}_",
         "",
@@ -697,8 +1047,8 @@ def _initial_verdict(s):
         two += sum(v["within_two_std_of_book"])
         total += len(v["mean"])
     return (f"{one} of the book's {total} values lie within one standard deviation of "
-            f"vgcore's mean over seeds, {two} within two: the book's numbers are single "
-            "draws from this spread.")
+            f"vgcore's mean over the networks, {two} within two: the book's numbers are "
+            "single draws from this spread.")
 
 
 def _speed_verdict(s):
@@ -707,17 +1057,26 @@ def _speed_verdict(s):
         return ""
     r0 = float(np.mean(v["ratio_first_epoch"]))
     r1 = float(np.mean(v["ratio_last_epoch"]))
-    return (f"With 4 hidden layers the first hidden layer learns {r0:.0f} times slower than "
-            f"the last at the start and {r1:.0f} times slower after {v['epochs']} epochs "
-            "(the book: 96 at epoch 0, about 50 to 110 later).")
+    who = _seeds(v["seeds"]) if len(v["seeds"]) == 1 else f"mean over {_seeds(v['seeds'])}"
+    return (f"With 4 hidden layers ({who}) the first hidden layer learns {r0:.0f} times "
+            f"slower than the last at the start and {r1:.0f} times slower after "
+            f"{v['epochs']} epochs (the book: 96 at epoch 0, about 50 to 110 later).")
 
 
 def _welch_conclusion(s):
-    ws = s["depth_sweep"]["welch"]
-    if all(w["p"] is None for w in ws):
-        return ("**The significance test needs >= 2 seeds per depth**: rerun with e.g. "
-                "`--seeds 5 --jobs 2`.")
-    n = len(s["depth_sweep"]["depths"]["1"]["seeds"])
+    sw = s["depth_sweep"]
+    ws = sw["welch"]
+    tested = [w for w in ws if w["p"] is not None]
+    untested = [f"{w['a']} vs {w['b']}" for w in ws if w["p"] is None]
+    if not tested:
+        return ("**No significance test could be made: each needs >= 2 runs that trained "
+                "per depth**" + ("" if sw["did_not_train"] else ": rerun with e.g. "
+                                 "`--seeds 5`") + ".")
+    n = len(sw["depths"]["1"]["seeds"])
+    not_tested = (f" Not tested: {', '.join(untested)} (fewer than 2 runs that trained)."
+                  if untested else "")
+    dropped = (" Runs that did not train are left out." if sw["did_not_train"]
+               and not untested else "")
 
     def describe(w):
         way = "better" if w["mean_difference"] > 0 else "worse"
@@ -725,44 +1084,83 @@ def _welch_conclusion(s):
                 f"{abs(w['mean_difference']):.2f} points (p = {w['p']:.3g}, "
                 f"Holm {w['p_holm']:.3g})")
 
-    sig = [describe(w) for w in ws if w["p"] is not None and w["p_holm"] < 0.05]
-    weak = [describe(w) for w in ws
-            if w["p"] is not None and w["p"] < 0.05 <= w["p_holm"]]
+    sig = [describe(w) for w in tested if w["p_holm"] < 0.05]
+    weak = [describe(w) for w in tested if w["p"] < 0.05 <= w["p_holm"]]
     if not sig and not weak:
-        return (f"With {n} seeds per depth no difference between these depths is "
-                "significant at the 5 % level: the book's \"probably statistically "
-                "insignificant\" is borne out.")
-    text = f"With {n} seeds per depth (best validation accuracy of each run): "
+        text = (f"With {n} seeds per depth no difference tested is significant at the 5 % "
+                "level" + ("" if untested else
+                           ": the book's \"probably statistically insignificant\" is borne "
+                           "out") + ".")
+        return text + dropped + not_tested
+    text = f"With {n} seeds per depth (best validation accuracy of each run):{dropped} "
     if sig:
-        text += "significant after Holm's correction for the 4 tests: " + "; ".join(sig) + ". "
+        text += ("significant after Holm's correction for the "
+                 f"{len(tested)} tests: " + "; ".join(sig) + ". ")
     if weak:
         text += "Significant only without correction: " + "; ".join(weak) + ". "
-    drops = [w for w in ws if w["p"] is not None and w["a"] >= 2 and w["mean_difference"] < 0
+    drops = [w for w in tested if w["a"] >= 2 and w["mean_difference"] < 0
              and w["p_holm"] < 0.05]
     if drops:
-        text += ("So the drop beyond two hidden layers that the book calls \"probably "
-                 "statistically insignificant\" is, by this test, real (for these "
-                 "settings and seeds; the seed is the only source of variation).")
-    return text.strip()
+        data = "full MNIST" if s["data"]["is_full_mnist"] else \
+            f"these {sw['n_training']:,} images"
+        text += ("So the drop beyond two hidden layers, which the book calls \"probably "
+                 f"statistically insignificant\", is real on {data} (for these settings and "
+                 "seeds; the seed is the only source of variation).")
+    return (text.strip() + not_tested).strip()
 
 
 def _console_tables(s):
-    lines = ["", "Initial learning speeds (mean ± std over seeds | book):"]
+    st, sw = s["settings"], s["depth_sweep"]
+    quick = st["quick"]
+    init_seeds = st["init_seeds"]
+    lines = ["", f"Initial learning speed of each hidden layer: mean ± std over "
+             f"{len(init_seeds)} networks ({_seeds(init_seeds)})  |  book (one network)"]
     for k, v in s["initial_speeds"].items():
         std = v["std"] or [None] * len(v["mean"])
         lines.append(f"  {k} hidden: " + ", ".join(_pm(m, sd, 3) for m, sd in
                                                    zip(v["mean"], std))
                      + "  |  " + ", ".join(_fmt(b, 3) for b in v["book"]))
-    lines.append("Last/first hidden speed ratio, first and last epoch:")
+    seeds = next(iter(s["speed_training"].values()))["seeds"]
+    lines.append(f"Last/first hidden-layer speed in {st['epochs_speed']} epochs of "
+                 f"full-batch descent ({_seeds(seeds)}{', mean' if len(seeds) > 1 else ''}): "
+                 "epoch 0 -> last epoch")
     for k, v in s["speed_training"].items():
         lines.append(f"  {k} hidden: {_fmt(float(np.mean(v['ratio_first_epoch'])), 3)} -> "
-                     f"{_fmt(float(np.mean(v['ratio_last_epoch'])), 3)}")
-    lines.append("Best validation accuracy % (mean ± std | book):")
-    for k, v in s["depth_sweep"]["depths"].items():
-        lines.append(f"  {k} hidden: {_pct(v['mean'], v['std'])}  |  {v['book']:.2f}")
-    for w in s["depth_sweep"]["welch"]:
-        lines.append(f"  Welch {w['a']} vs {w['b']}: "
-                     + (w["note"] if w["p"] is None else f"t = {w['t']:.3g}, p = {w['p']:.3g}"))
+                     f"{_fmt(float(np.mean(v['ratio_last_epoch'])), 3)}"
+                     + ("  |  book: 96 -> about 50-110" if k == "4" else ""))
+    some = next(iter(sw["depths"].values()))["seeds"]
+    head = (f"Depth sweep, best validation accuracy % ({_over(some, 'runs that trained')}); "
+            "first epoch above 50 %")
+    lines.append(head + ("" if quick else "  |  book (full MNIST)"))
+    for k, v in sw["depths"].items():
+        first = _median_epoch(v["first_epoch_above_50"])
+        line = f"  {k} hidden: "
+        if v["n_trained"]:
+            line += f"{_pct(v['mean'], v['std'])}; epoch {first if first else '-'}"
+        bad = [f"{sd} ({b:.1f} %)" for sd, b, ok in
+               zip(v["seeds"], v["best_accuracy"], v["trained"]) if not ok]
+        if bad:
+            line += ("; " if v["n_trained"] else "") + "DID NOT TRAIN: " + \
+                ("seed " if len(bad) == 1 else "seeds ") + ", ".join(bad)
+        if not quick:
+            line += f"  |  {v['book']:.2f}"
+        lines.append(line)
+    if sw["did_not_train"]:
+        lines.append(_wrap(f"(did not train: best accuracy below "
+                           f"{sw['did_not_train_below_percent']:.1f} %, twice the chance "
+                           f"level {sw['chance_percent']:.1f} %; left out of the mean and "
+                           "the t-tests)"))
+    if len(some) < 2:
+        lines.append("  Welch t-tests between depths: need >= 2 seeds (e.g. --seeds 3)")
+    else:
+        for w in sw["welch"]:
+            lines.append(_wrap(f"Welch t-test, {w['a']} vs {w['b']} hidden layers: " + (
+                w["note"] if w["p"] is None else
+                f"t = {w['t']:.3g}, p = {w['p']:.3g} (Holm {w['p_holm']:.3g})"
+                + (f"; {w['note']}" if w["note"] else ""))))
+    if quick:
+        lines.append("  (smoke test: 2 epochs are too few for the deeper networks to start "
+                     "learning; not the chapter's results)")
     c = s["chain"]
     lines.append(f"Chain: exploding factors {c['exploding']['abs_factors']}, max vanishing "
                  f"factor {max(c['vanishing']['abs_factors']):.3g}, max width "
@@ -795,8 +1193,14 @@ def _add_arguments(p):
                    help="output folder (default: %(default)s)")
     p.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="training runs per network, seeds 0..N-1 (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=30, metavar="N",
-                   help="epochs of the depth sweep (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=None, metavar="N",
+                   help=f"epochs of the depth sweep (default: the book's {BOOK_EPOCHS} on "
+                        f"full MNIST, {SMALL_DATA_EPOCHS} on fewer images such as the "
+                        "embedded sample)")
+    p.add_argument("--lmbda", type=float, default=None, metavar="L",
+                   help="L2 regularisation of the depth sweep (default: the book's "
+                        f"{LMBDA:g} x training images / {BOOK_N_TRAIN:,}: {LMBDA:g} on full "
+                        "MNIST, 0.5 on the embedded sample)")
     p.add_argument("--epochs-speed", type=int, default=500, metavar="N",
                    help="epochs of full-batch descent for the speed histories "
                         "(default: %(default)s)")
@@ -806,8 +1210,8 @@ def _add_arguments(p):
                    help="parallel worker processes (default: the number of usable CPUs; "
                         "results do not depend on it)")
     p.add_argument("--quick", action="store_true",
-                   help="tiny smoke-test settings: 2 epochs on 1,000 images, 20 speed "
-                        "epochs, 3 initial seeds")
+                   help="smoke test, not the chapter's results: 2 epochs on 1,000 images, "
+                        "20 speed epochs, 3 initial seeds")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -822,7 +1226,7 @@ def default_jobs():
 def _cli(args):
     try:
         jobs = args.jobs if args.jobs is not None else default_jobs()
-        settings = Settings(seeds=args.seeds, epochs=args.epochs,
+        settings = Settings(seeds=args.seeds, epochs=args.epochs, lmbda=args.lmbda,
                             epochs_speed=args.epochs_speed, init_seeds=args.init_seeds,
                             jobs=jobs, quick=args.quick, progress=not args.no_progress)
     except ValueError as e:

@@ -75,7 +75,8 @@ __all__ = [
     "validate_neuron_values", "read_six_neurons", "write_six_neurons",
     "validate_depth_sweep", "read_depth_sweep", "write_depth_sweep",
     "make_network", "first_n", "initial_speeds", "six_neuron_values",
-    "speed_history", "speed_ratios", "best_accuracies", "mean_std",
+    "speed_history", "speed_ratios", "best_accuracies", "chance_accuracy",
+    "DID_NOT_TRAIN_FACTOR", "did_not_train", "first_epoch_above", "mean_std",
     "welch_test", "holm",
 ]
 
@@ -375,6 +376,44 @@ def speed_ratios(history):
 def best_accuracies(accuracy_counts, n_validation):
     """Best validation accuracy in percent of each run's per-epoch counts."""
     return [100.0 * max(acc) / n_validation for acc in accuracy_counts]
+
+
+#: A run "did not train" when its best validation accuracy stays below this
+#: many times the chance level (see :func:`did_not_train`).
+DID_NOT_TRAIN_FACTOR = 2.0
+
+
+def chance_accuracy(labels):
+    """The chance level, in percent: the accuracy of always answering the most common label.
+
+    10.7 % on the embedded sample's 1,000 validation images (107 ones),
+    10.9 % on the full 10,000 (1,090 sevens).  A network stuck where it
+    started, outputting about the class frequencies whatever the image,
+    scores about this.
+    """
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    if labels.size == 0:
+        raise ValueError("chance_accuracy: no labels")
+    return 100.0 * float(np.bincount(labels).max()) / labels.size
+
+
+def did_not_train(best_percent, chance_percent, factor=DID_NOT_TRAIN_FACTOR):
+    """Whether a run whose best validation accuracy is ``best_percent`` did not train.
+
+    True when the best accuracy over all epochs stays below ``factor``
+    (2) times the chance level: the network never got clearly better than
+    guessing the most common digit.  Runs that train at all pass 50 %
+    within a few epochs on MNIST, so the line is far from both.
+    """
+    return bool(best_percent < factor * chance_percent)
+
+
+def first_epoch_above(accuracy_counts, n_validation, percent):
+    """The first epoch (1-based) whose validation accuracy exceeds ``percent``, or ``None``."""
+    for epoch, count in enumerate(accuracy_counts, start=1):
+        if 100.0 * count / n_validation > percent:
+            return epoch
+    return None
 
 
 def mean_std(values):

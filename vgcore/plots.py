@@ -119,66 +119,112 @@ def plot_initial_speeds(ours, book, path, title=None):
     return _save(plt, fig, path)
 
 
-def plot_depth_sweep(curves, path, n_validation, book=None, title=None):
-    """Validation accuracy against epoch, one line per depth.
+def plot_depth_sweep(curves, path, n_validation, book=None, title=None, chance=None,
+                     trained=None):
+    """The depth sweep in two panels: learning curves, and the best accuracy of each run.
 
     ``curves`` maps the number of hidden layers to a list of per-seed
-    lists of per-epoch accuracy counts.  The line is the mean over seeds;
-    with several seeds the band spans the lowest and highest seed.  The
-    book's best accuracies, if given (``{n_hidden: percent}``), are drawn
-    as dotted horizontal lines.  The main axes zoom on the later epochs,
-    where the depths differ by tenths of a point; an inset shows every
-    epoch on the full range.
+    lists of per-epoch validation accuracy counts (out of ``n_validation``).
+
+    Left, every epoch on the whole 0-100 % scale: per depth, the mean over
+    the runs that trained (line) and the lowest to highest of them (band);
+    runs that did not train (``trained[k][i]`` False) as thin dashed
+    lines; ``chance`` (percent) as a grey dotted line.  This is where a
+    deeper network's later start shows.
+
+    Right, zoomed on the runs that trained: the best accuracy of each run
+    (dots) and their mean (bar, value written above), which is what the
+    t-tests compare; the book's best accuracies (``{n_hidden: percent}``)
+    as black diamonds when given; below, how many runs did not train.
     """
-    plt, fig, ax = _new_figure()
-    inset = None
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI,
+                                  gridspec_kw={"width_ratios": [1.55, 1]})
+    depths = sorted(curves)
     n_epochs = max(len(c[0]) for c in curves.values())
-    if n_epochs >= 6:
-        inset = ax.inset_axes([0.7, 0.07, 0.28, 0.28])
-    late = []
-    n_seeds = 1
-    for i, k in enumerate(sorted(curves)):
+    any_failed = False
+    best_ok = []
+    for i, k in enumerate(depths):
         acc = 100.0 * np.asarray(curves[k], dtype=float) / n_validation
+        ok = np.ones(acc.shape[0], bool) if trained is None else np.asarray(trained[k], bool)
         epochs = np.arange(1, acc.shape[1] + 1)
         color = f"C{i}"
         label = f"{k} hidden layer{'s' if k != 1 else ''}"
+        marker = "." if len(epochs) <= 30 else None
+        if ok.any():
+            good = acc[ok]
+            if good.shape[0] > 1:
+                ax.fill_between(epochs, good.min(0), good.max(0), color=color, alpha=0.2,
+                                linewidth=0)
+            ax.plot(epochs, good.mean(0), "-", marker=marker, markersize=4, color=color,
+                    linewidth=1.8, label=label)
+        for j, run in enumerate(acc[~ok]):
+            ax.plot(epochs, run, "--", color=color, linewidth=1.0,
+                    label=None if ok.any() or j else label)
+            any_failed = True
+        # right panel: one dot per run that trained, and their mean
+        best = acc.max(1)
+        x = np.full(int(ok.sum()), float(i + 1))
+        if x.size > 1:
+            x += np.linspace(-0.12, 0.12, x.size)
+        ax2.plot(x, best[ok], "o", color=color, markersize=6, alpha=0.85,
+                 markeredgecolor="white", markeredgewidth=0.5)
+        if ok.any():
+            m = float(best[ok].mean())
+            ax2.hlines(m, i + 1 - 0.25, i + 1 + 0.25, color=color, linewidth=2.5)
+            best_ok.append(best[ok])
         if book and k in book:
-            label += f" (book's best {book[k]:.2f} %)"
-        n_seeds = max(n_seeds, acc.shape[0])
-        if acc.shape[0] > 1:
-            ax.fill_between(epochs, acc.min(0), acc.max(0), color=color, alpha=0.15,
-                            linewidth=0)
-        ax.plot(epochs, acc.mean(0), "-", marker="." if len(epochs) < 40 else None,
-                color=color, label=label)
-        if inset is not None:
-            inset.plot(epochs, acc.mean(0), "-", color=color, linewidth=1)
-        if book and k in book:
-            ax.axhline(book[k], color=color, linestyle=":", linewidth=1.2)
-        late.append(acc.mean(0)[len(epochs) // 3:])
-    late = np.concatenate(late)
-    lo, hi = float(np.min(late)), float(np.max(late))
-    if book:
-        hi = max(hi, max(book[k] for k in curves if k in book))
-    pad = max(0.15, 0.1 * (hi - lo))
-    top = hi + pad + 0.3 * (hi - lo + 3 * pad)  # headroom for the legend
-    if inset is not None:
-        ax.set_ylim(lo - 3 * pad, min(100.5, top))
-        inset.set_title("all epochs", fontsize=8)
-        inset.tick_params(labelsize=7)
-        inset.grid(True, alpha=0.3)
-    else:
-        ax.set_ylim(max(0.0, lo - 3 * pad), min(100.5, top))
+            ax2.plot([i + 1.3], [book[k]], "D", color="black", markersize=5,
+                     label="book (one run)" if i == 0 else None)
+    if chance is not None:
+        ax.axhline(chance, color="0.4", linestyle=":", linewidth=1.3,
+                   label=f"chance level ({chance:.1f} %)")
+    if any_failed:
+        ax.plot([], [], "--", color="0.3", linewidth=1.0, label="did not train (each run)")
+    ax.set_xlim(0.5, n_epochs + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    ax.set_ylim(0, 100)
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Validation accuracy (%)")
-    if title is None:
-        title = "Validation accuracy by depth"
-        if n_seeds > 1:
-            title += f": mean of {n_seeds} seeds, band = lowest to highest"
-        if book:
-            title += "\n(dotted: the book's best)"
-    ax.set_title(title)
+    ax.set_title("Every epoch" + (": mean, band = lowest to highest run"
+                                  if max(len(c) for c in curves.values()) > 1 else ""),
+                 fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", fontsize=8, ncol=2)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.12), fontsize=8, framealpha=0.9)
+
+    ax2.set_xticks(range(1, len(depths) + 1), [str(k) for k in depths])
+    ax2.set_xlim(0.4, len(depths) + 0.7)
+    ax2.set_xlabel("Hidden layers")
+    ax2.set_ylabel("Best validation accuracy (%)")
+    ax2.set_title("Best accuracy of each run (bar: mean)", fontsize=10)
+    ax2.grid(True, axis="y", alpha=0.3)
+    if best_ok:
+        vals = np.concatenate(best_ok)
+        if book:
+            vals = np.concatenate([vals, [book[k] for k in depths if k in book]])
+        lo, hi = float(vals.min()), float(vals.max())
+        pad = max(0.3, 0.12 * (hi - lo))
+        failed = trained is not None and not all(all(t) for t in trained.values())
+        ax2.set_ylim(lo - (2.5 if failed else 1.0) * pad, hi + 1.6 * pad)
+        for i, k in enumerate(depths):
+            acc = 100.0 * np.asarray(curves[k], dtype=float) / n_validation
+            ok = (np.ones(acc.shape[0], bool) if trained is None
+                  else np.asarray(trained[k], bool))
+            if ok.any():
+                m = float(acc[ok].max(1).mean())
+                ax2.text(i + 1, hi + 0.6 * pad, f"{m:.2f}", ha="center", va="bottom",
+                         fontsize=8, color=f"C{i}")
+    else:
+        ax2.set_ylim(0, 100)
+    for i, k in enumerate(depths):
+        n_bad = 0 if trained is None else int(np.sum(~np.asarray(trained[k], bool)))
+        if n_bad:
+            ax2.text(i + 1, 0.03, f"{n_bad} did\nnot train", transform=ax2.get_xaxis_transform(),
+                     ha="center", va="bottom", fontsize=7.5, color=f"C{i}")
+    if book:
+        ax2.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    fig.suptitle(title or "Validation accuracy by depth", fontsize=11)
     return _save(plt, fig, path)
 
 
