@@ -20,6 +20,12 @@ def _read_idx(path, offset):
         return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
 
 
+#: The one skip reason of every test that needs the full MNIST.
+MNIST_SKIP_REASON = (
+    "needs the full MNIST: set VGCORE_MNIST to a folder holding its four IDX .gz files "
+    "(`python -m vgcore.mnist_loader download DIR` fetches them into DIR, MD5-checked)")
+
+
 def _mnist_dir():
     d = os.environ.get("VGCORE_MNIST")
     if not d or not Path(d).is_dir():
@@ -31,11 +37,18 @@ def _mnist_dir():
 
 
 @pytest.fixture(scope="session")
-def mnist_train():
-    """First 50,000 official training images as float32 /256 and int64 labels."""
+def mnist_dir():
+    """The folder of the full MNIST (``$VGCORE_MNIST``); the test is skipped without it."""
     d = _mnist_dir()
     if d is None:
-        pytest.skip("full MNIST not available: set VGCORE_MNIST to a folder of the IDX .gz files")
+        pytest.skip(MNIST_SKIP_REASON)
+    return d
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_dir):
+    """First 50,000 official training images as float32 /256 and int64 labels."""
+    d = mnist_dir
     images = _read_idx(d / "train-images-idx3-ubyte.gz", 16).reshape(60000, 784)
     labels = _read_idx(d / "train-labels-idx1-ubyte.gz", 8).astype(np.int64)
     X = (images[:50000].astype(np.float32) / np.float32(256.0))

@@ -687,10 +687,8 @@ def _read_idx(path, offset):
         return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
 
 
-def test_mnist_epoch_matches_reference():
-    folder = os.environ.get("VGCORE_MNIST")
-    if not folder or not os.path.exists(os.path.join(folder, "train-images-idx3-ubyte.gz")):
-        pytest.skip("set VGCORE_MNIST to the folder of the MNIST IDX files to run this test")
+def test_mnist_epoch_matches_reference(mnist_dir):
+    folder = str(mnist_dir)
     n = 2000
     images = _read_idx(os.path.join(folder, "train-images-idx3-ubyte.gz"), 16)
     labels = _read_idx(os.path.join(folder, "train-labels-idx1-ubyte.gz"), 8)

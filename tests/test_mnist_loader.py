@@ -23,6 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from conftest import MNIST_SKIP_REASON
 from vgcore import mnist_loader as ml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,10 +43,7 @@ def _find_mnist_dir():
 
 
 MNIST_DIR = _find_mnist_dir()
-needs_full = pytest.mark.skipif(
-    MNIST_DIR is None,
-    reason="full MNIST not available: set VGCORE_MNIST to the folder of the four "
-           "gzipped IDX files (e.g. VGCORE_MNIST=../shared/mnist)")
+needs_full = pytest.mark.skipif(MNIST_DIR is None, reason=MNIST_SKIP_REASON)
 
 
 @pytest.fixture(autouse=True)
@@ -79,14 +77,14 @@ def _read_official(name):
 @pytest.fixture(scope="module")
 def official():
     if MNIST_DIR is None:
-        pytest.skip("full MNIST not available (set VGCORE_MNIST)")
+        pytest.skip(MNIST_SKIP_REASON)
     return {n.split("-idx")[0]: _read_official(n) for n in IDX_NAMES}
 
 
 @pytest.fixture(scope="module")
 def full():
     if MNIST_DIR is None:
-        pytest.skip("full MNIST not available (set VGCORE_MNIST)")
+        pytest.skip(MNIST_SKIP_REASON)
     return ml.load_data(MNIST_DIR)
 
 
@@ -276,7 +274,7 @@ def test_in_process_cache_notices_changed_files(mnist_copy, full):
 def raw_idx_dir(tmp_path_factory):
     """The four IDX files uncompressed, two under the dotted names."""
     if MNIST_DIR is None:
-        pytest.skip("full MNIST not available (set VGCORE_MNIST)")
+        pytest.skip(MNIST_SKIP_REASON)
     folder = tmp_path_factory.mktemp("raw_idx")
     names = {"train-images-idx3-ubyte.gz": "train-images-idx3-ubyte",
              "train-labels-idx1-ubyte.gz": "train-labels.idx1-ubyte",
@@ -792,7 +790,7 @@ def test_damaged_gzip_streams(tmp_path):
 def mnist_copy(tmp_path):
     """The four IDX files linked into a folder of their own, to spoil one."""
     if MNIST_DIR is None:
-        pytest.skip("full MNIST not available (set VGCORE_MNIST)")
+        pytest.skip(MNIST_SKIP_REASON)
     folder = tmp_path / "mnist"
     folder.mkdir()
     for name in IDX_NAMES:
@@ -865,7 +863,7 @@ def server(tmp_path):
 @pytest.fixture(scope="module")
 def shared_checksums():
     if MNIST_DIR is None:
-        pytest.skip("full MNIST not available (set VGCORE_MNIST)")
+        pytest.skip(MNIST_SKIP_REASON)
     table = {}
     for name in IDX_NAMES:
         data = open(os.path.join(MNIST_DIR, name), "rb").read()

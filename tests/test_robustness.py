@@ -249,12 +249,13 @@ BAD_DATA = {
 }
 
 
-@pytest.mark.parametrize("method", DATA_METHODS)
-@pytest.mark.parametrize("case", list(BAD_DATA))
+# None is the default of evaluation_data and speed_probe, not bad data: see
+# test_none_for_evaluation_data_and_the_probe.
+@pytest.mark.parametrize("case,method", [
+    (case, method) for case in BAD_DATA for method in DATA_METHODS
+    if not (BAD_DATA[case][0] is None and method in ("SGD-evaluation", "SGD-probe"))])
 def test_bad_data_is_rejected_and_the_network_is_untouched(method, case, capsys):
     data, exc, match = BAD_DATA[case]
-    if data is None and method in ("SGD-evaluation", "SGD-probe"):
-        pytest.skip("None is the default: no evaluation data, no probe")
     net = make_net()
     before = params(net)
     weights_list = net.weights
@@ -264,6 +265,24 @@ def test_bad_data_is_rejected_and_the_network_is_untouched(method, case, capsys)
     if method.startswith("SGD") or method == "update_mini_batch":
         assert net.weights is weights_list, "the parameters were replaced before the error"
     assert capsys.readouterr().out == "", "training printed something before failing"
+
+
+def test_none_for_evaluation_data_and_the_probe(capsys):
+    """None is the default of both: no evaluation data, no probe."""
+    # a monitor flag without evaluation data: a clear error before any training
+    net = make_net()
+    before = params(net)
+    with pytest.raises(ValueError, match="evaluation_data is required to monitor"):
+        _call(net, "SGD-evaluation", None)
+    assert same_params(net, before)
+    assert capsys.readouterr().out == ""
+    # no probe: SGD trains as usual and records no learning speeds
+    net = make_net()
+    before = params(net)
+    with quiet():
+        assert _call(net, "SGD-probe", None) == ([], [], [], [])
+    assert net.speed_history == []
+    assert not same_params(net, before)
 
 
 def test_bad_data_errors_name_the_argument():
