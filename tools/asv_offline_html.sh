@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make asv's dashboard work without internet access.
+# Make asv's dashboard work in a browser without internet access.
 #
 # Usage (after `asv publish`, before `asv preview`):
 #   tools/asv_offline_html.sh [HTML_DIR]        # default: .asv/html
@@ -9,9 +9,14 @@
 # blueimp-md5 from public CDNs; with no internet the page only says "Can not
 # determine continental origin of swallow".  asv 0.5.1 shipped the same
 # libraries in its sdist (asv/www/vendor/), so this script takes them from
-# that sdist (downloaded from PyPI once, cached in ~/.cache/vgcore), copies
-# them to HTML_DIR/vendor/ and points index.html at the local copies.
-# Run it again after every `asv publish` (which rewrites index.html).
+# that sdist, copies them to HTML_DIR/vendor/ and points index.html at the
+# local copies.  Run it again after every `asv publish` (which rewrites
+# index.html).
+#
+# What it needs: on first use, PyPI (it runs `pip download asv==0.5.1`, the
+# sdist only, into ${XDG_CACHE_HOME:-~/.cache}/vgcore/ and reuses that file
+# afterwards, so later runs work offline); tar; and a Python with pip
+# ($PYTHON, default python3).
 set -euo pipefail
 
 html=${1:-.asv/html}
