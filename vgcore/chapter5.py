@@ -443,7 +443,10 @@ def run(settings, out, data_spec=None):
     figures["six_neurons"] = plots.plot_six_neurons(six, out / "six_neurons.png").name
     figures["initial_speeds"] = plots.plot_initial_speeds(
         {k: (initial[k]["mean"], initial[k]["std"] or [0.0] * k) for k in DEPTHS_SPEED},
-        diag.BOOK_INITIAL_SPEEDS, out / "initial_speeds.png").name
+        diag.BOOK_INITIAL_SPEEDS, out / "initial_speeds.png",
+        title=f"Learning speed at initialisation, first {n_probe:,} training images\n"
+              f"vgcore: mean ± std over {len(settings.init_seeds)} networks "
+              f"({_seeds(settings.init_seeds)}); book: one network").name
     figures["depth_sweep"] = plots.plot_depth_sweep(
         {k: [r["accuracy"] for r in sweep["runs"] if r["hidden_layers"] == k]
          for k in DEPTHS_SWEEP},
@@ -1029,9 +1032,12 @@ def render_report(s):
         "",
         "## Timing",
         "",
-        "Wall-clock seconds: " + ", ".join(
+        "Wall-clock time: " + ", ".join(
             f"{k.replace('_', ' ')} {v:.1f} s" for k, v in s["timing_seconds"].items()
-            if isinstance(v, float)) + ".",
+            if isinstance(v, float) and k != "training_cpu_all_runs")
+        + f". CPU time of the training runs, summed over the runs (they share "
+        f"{st['jobs']} process{'es' if st['jobs'] > 1 else ''}): "
+        f"{s['timing_seconds']['training_cpu_all_runs']:.1f} s.",
         "",
         f"_vgcore {s['vgcore_version']}_",
         "",
