@@ -1206,8 +1206,8 @@ def _add_arguments(p):
                         "embedded sample)")
     p.add_argument("--lmbda", type=float, default=None, metavar="L",
                    help="L2 regularisation of the depth sweep (default: the book's "
-                        f"{LMBDA:g} x training images / {BOOK_N_TRAIN:,}: {LMBDA:g} on full "
-                        "MNIST, 0.5 on the embedded sample)")
+                        f"{_num(LMBDA)} x training images / {BOOK_N_TRAIN:,}: {_num(LMBDA)} "
+                        "on full MNIST, 0.5 on the embedded sample)")
     p.add_argument("--epochs-speed", type=int, default=500, metavar="N",
                    help="epochs of full-batch descent for the speed histories "
                         "(default: %(default)s)")
