@@ -18,11 +18,16 @@ trajectory up to floating-point summation order.
 What happens underneath is different: the whole mini-batch goes through
 the network as one matrix, in compiled kernels (:mod:`vgcore.kernels`)
 that run a whole stretch of mini-batches without returning to Python.
-This module holds no numerical code itself: it converts the data once
-(:mod:`vgcore.datasets`) and delegates the mathematics to the kernels, or,
-for a cost class of your own, to the numpy reference
-(:mod:`vgcore.reference`), which calls your ``fn`` and ``delta`` one
-example at a time as network2 does.
+Calls on one example or a few (``backprop(x, y)``, ``feedforward(x)``,
+``accuracy``/``total_cost`` of a handful of pairs) go to small compiled
+kernels that read the parameters in place (``vgcore._small``).  This
+module holds no numerical code itself: it converts the data
+(:mod:`vgcore.datasets`; a list of pairs once, reused while the list holds
+the same pairs) and delegates the mathematics to the kernels, or, for a
+cost class of your own, to the numpy reference (:mod:`vgcore.reference`),
+which calls your ``fn`` and ``delta`` one example at a time as network2
+does.  The compiled kernels, and SciPy's BLAS with them, are loaded at the
+first call that needs them, so ``import vgcore.network2`` stays quick.
 
 Deliberate differences from network2
 ------------------------------------
@@ -36,7 +41,11 @@ Deliberate differences from network2
 - ``SGD`` also accepts a tuple ``(X, labels)`` of arrays (the fast path).
 - ``SGD`` updates copies of the parameter arrays in place and puts them
   in ``self.weights`` and ``self.biases``; like network2 it never writes
-  to arrays you handed it, and never reorders your training list.
+  to arrays you handed it.  Like network2 it shuffles your training
+  *list* in place (``random.shuffle``, once per epoch), so a second
+  ``SGD`` on the same list starts from the order the first one left; a
+  ``zip`` or other iterable is copied into a list first, as the Python 3
+  ports do.
 
 - Bad input raises instead of producing garbage: every public method
   checks its arguments and the network's parameters (which scripts may
@@ -62,7 +71,9 @@ NaN or infinity raise :class:`~vgcore.errors.NonFiniteError` (a
 - ``sizes``: at least two layers, each a positive ``int`` (numpy ints
   too; not ``bool``, not ``float`` even if whole, like ``3.0``) below
   2**31 (the BLAS index limit).
-- ``cost``: a class with callable ``fn`` and ``delta`` (not an instance).
+- ``cost``: a class with callable ``fn`` and ``delta``, or an instance of
+  one (network2's are static methods, so ``CrossEntropyCost()`` works
+  there too); it is kept as given, and saved under its class's name.
 - ``epochs >= 0``, ``mini_batch_size >= 1``, ``early_stopping_n >= 0``,
   ``n >= 1``: ints.  ``eta >= 0`` and ``lmbda >= 0``: finite real numbers
   (a negative learning rate or regularisation is refused: it would climb
@@ -114,10 +125,13 @@ import numpy as np
 
 from . import _divergence, _files, _locks, kernels
 from . import reference as _ref
-from ._checks import (CheckedCost, as_columns, check_cost, check_dtype, check_n,
-                      check_on_divergence, check_parameters, check_path, check_real,
-                      check_result, check_sgd_args, check_sizes, nonfinite_layers)
-from .datasets import as_dataset, require_labels
+from ._checks import (CheckedCost, as_columns, builtin_cost, check_cost, check_dtype,
+                      check_n, check_on_divergence, check_parameters, check_path,
+                      check_real, check_result, check_sgd_args, check_sizes, cost_name,
+                      nonfinite_layers)
+from ._lazy import LazyModule
+from .datasets import (as_dataset, as_row, cached_dataset, one_hot, require_labels,
+                       small_rows)
 from .errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                      NonFiniteError)
 from .reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
@@ -132,6 +146,13 @@ __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load",
 #: and the parameters are checked for NaN/infinity.
 _CHUNK_EXAMPLES = 2048
 
+#: Calls on at most this many examples go to the small-call kernels, which
+#: read the parameters in place (``vgcore._small``; measured: below ~30
+#: examples they beat ``vgcore.kernels``, whose every call first copies the
+#: weights transposed).  They load SciPy's BLAS: imported at the first call.
+_SMALL_ROWS = 32
+_small = LazyModule("vgcore._small", globals(), "_small")
+
 
 class Network:
     """A feedforward network of sigmoid neurons, trained by SGD.
@@ -140,8 +161,9 @@ class Network:
     is a network with 784 inputs, one hidden layer of 30 neurons and 10
     outputs.  ``cost`` is ``CrossEntropyCost`` (default), ``QuadraticCost``
     or a class of your own with static methods ``fn(a, y)`` and
-    ``delta(z, a, y)``.  ``dtype`` (keyword-only) is ``np.float64`` (as
-    network2) or ``np.float32`` (faster, less precise).
+    ``delta(z, a, y)`` -- or an instance of one, as network2 allows.
+    ``dtype`` (keyword-only) is ``np.float64`` (as network2) or
+    ``np.float32`` (faster, less precise).
     """
 
     def __init__(self, sizes, cost=CrossEntropyCost, *, dtype=np.float64):
@@ -208,6 +230,9 @@ class Network:
         ``784`` values gives a 1-D output.
         """
         with self._lock().reading:
+            out = self._small_feedforward(a)
+            if out is not None:
+                return out
             W, B = self._parameters()
             A, column = as_columns(a, self.sizes[0], self._dtype())
             if A.shape[0] == 0:
@@ -231,9 +256,13 @@ class Network:
         ``(n_out, 1)`` target vector or an int label.
         """
         with self._lock().reading:
+            grads = self._small_backprop(x, y)
+            if grads is not None:
+                return grads
             self._cost()
             W, B = self._parameters()
-            data = self._dataset([(x, y)], "backprop(x, y)")
+            data = as_dataset([(x, y)], self.sizes[0], self.sizes[-1], self._dtype(),
+                              "backprop(x, y)")
             grad = kernels.backprop if self._fast() else _ref.backprop
             with np.errstate(all="ignore"):
                 nabla_b, nabla_w = grad(W, B, data.X, data.Y, self._math_cost())
@@ -241,6 +270,75 @@ class Network:
                 for l, g in enumerate(arrays):
                     check_result(g, "backprop", f"{name}[{l}]")
             return nabla_b, nabla_w
+
+    # The small-call paths.  Each returns None whenever anything is not in
+    # the plain form the small kernels read, or the kernels report a
+    # non-finite number: the caller then takes its general path, which
+    # checks everything (and so explains what is wrong) -- a NaN or infinite
+    # parameter or input always shows up as a non-finite z in the kernels.
+
+    def _plain(self):
+        """``(sizes, dtype)`` when they are the plain values, else None."""
+        sizes, dtype = self.sizes, self.__dict__.get("dtype", np.float64)
+        if (type(sizes) is not list or (dtype is not np.float64 and dtype is not np.float32)
+                or check_sizes(sizes, "net.sizes") is not sizes):
+            return None
+        return sizes, dtype
+
+    def _small_feedforward(self, a):
+        plain = self._plain()
+        if plain is None or type(a) is not np.ndarray or a.dtype.kind not in "fiu":
+            return None
+        sizes, dtype = plain
+        if not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1):
+            return None
+        X = as_row(a, dtype)
+        out = np.empty((1, sizes[-1]), dtype=dtype)
+        if _small.forward(self.weights, self.biases, X, out, None, sizes) != 0:
+            return None
+        return out.reshape(-1, 1) if a.ndim == 2 else out.reshape(-1)
+
+    def _small_backprop(self, x, y):
+        plain = self._plain()
+        cost = builtin_cost(self.cost)
+        if (plain is None or cost is None or type(x) is not np.ndarray
+                or x.dtype.kind not in "fiu"):
+            return None
+        sizes, dtype = plain
+        if x.shape != (sizes[0], 1) and x.shape != (sizes[0],):
+            return None
+        if type(y) is int or isinstance(y, np.integer):
+            label, y = int(y), None
+            if not 0 <= label < sizes[-1]:
+                return None
+        elif (type(y) is np.ndarray and y.dtype.kind in "fiu"
+              and (y.shape == (sizes[-1], 1) or y.shape == (sizes[-1],))):
+            label, y = -1, as_row(y, dtype).reshape(-1)
+        else:
+            return None
+        nabla_b = [np.empty((m, 1), dtype=dtype) for m in sizes[1:]]
+        nabla_w = [np.empty((m, n), dtype=dtype) for n, m in zip(sizes[:-1], sizes[1:])]
+        code = 0 if cost is CrossEntropyCost else 1
+        if _small.backprop(self.weights, self.biases, as_row(x, dtype).reshape(-1), y,
+                           label, code, nabla_b, nabla_w, sizes) != 0:
+            return None
+        return nabla_b, nabla_w
+
+    def _small_outputs(self, data, need_labels):
+        """``(out, z, labels, Y)`` of a few examples, or None (see above)."""
+        plain = self._plain()
+        if plain is None:
+            return None
+        sizes, dtype = plain
+        rows = small_rows(data, sizes[0], sizes[-1], dtype, _SMALL_ROWS, need_labels)
+        if rows is None:
+            return None
+        X, labels, Y = rows
+        out = np.empty((len(X), sizes[-1]), dtype=dtype)
+        z = np.empty_like(out)
+        if _small.forward(self.weights, self.biases, X, out, z, sizes) != 0:
+            return None
+        return out, z, labels, Y
 
     # ------------------------------------------------------------------
     # Training
@@ -259,12 +357,22 @@ class Network:
         """Train the network by mini-batch stochastic gradient descent.
 
         ``training_data`` is a list (or zip) of pairs ``(x, y)``, or the
-        fast path ``(X, labels)``.  Each epoch shuffles the order of the
-        examples with Python's ``random.shuffle`` (as network2 does, so
-        ``random.seed`` fixes the mini-batches), cuts it into mini-batches
-        of ``mini_batch_size`` (the last may be shorter) and takes one
+        fast path ``(X, labels)``.  Each epoch shuffles the examples with
+        Python's ``random.shuffle`` (as network2 does, so ``random.seed``
+        fixes the mini-batches), cuts them into mini-batches of
+        ``mini_batch_size`` (the last may be shorter) and takes one
         gradient step per mini-batch with learning rate ``eta`` and L2
         regularisation ``lmbda``.
+
+        As in network2, a *list* is shuffled in place: after the call it is
+        in the order of the last epoch, and a second ``SGD`` on it starts
+        from there.  A ``zip`` or any other iterable is first copied into
+        a list (as the Python 3 ports do), and that copy is shuffled; for
+        ``(X, labels)`` an order of the rows is.  A list is converted to
+        arrays once and reused by later calls while it holds the same
+        ``(x, y)`` tuples, in any order (see :mod:`vgcore.datasets`: if you
+        change the numbers inside the x or y arrays in place between calls,
+        call ``vgcore.datasets.clear_cache()``).
 
         After each epoch it prints ``Epoch j training complete`` and the
         quantities whose ``monitor_*`` flag is set, computed on the
@@ -310,7 +418,7 @@ class Network:
         on_divergence = check_on_divergence(on_divergence)
         self._cost()
         self._parameters()
-        train = self._dataset(training_data, "training_data")
+        train, rows, converted, shuffled = self._training_set(training_data)
         if monitor_training_accuracy:
             require_labels(train, "training_data")
         n = len(train)
@@ -333,7 +441,6 @@ class Network:
                              "(CrossEntropyCost or QuadraticCost)")
 
         W, B = self._working_copies()
-        order = list(range(n))
         batches_per_epoch = -(-n // mini_batch_size)
         chunk = max(1, _CHUNK_EXAMPLES // mini_batch_size) * mini_batch_size
         speeds = (np.zeros((epochs * batches_per_epoch, len(W)))
@@ -351,12 +458,20 @@ class Network:
         for j in range(epochs):
             if probe is not None:
                 self.speed_history.append(self._learning_speeds(probe, checked=False))
-            random.shuffle(order)
+            # network2's random.shuffle(training_data): the same random
+            # numbers and the same permutation, applied to the caller's list
+            # (in place) and to the rows of the converted arrays
+            idx = list(range(n))
+            random.shuffle(idx)
+            rows = rows[np.array(idx, dtype=np.int64)]
+            if shuffled is not None:
+                shuffled[:] = [shuffled[i] for i in idx]
+                if converted is not None:
+                    converted.reordered(rows)
             # One mini-batch holding every example (full-batch descent) sums
             # the same gradients in any order: take them in storage order,
             # which spares the kernels a gather of the whole data set.
-            perm = (np.arange(n, dtype=np.int64) if mini_batch_size >= n
-                    else np.array(order, dtype=np.int64))
+            perm = np.arange(n, dtype=np.int64) if mini_batch_size >= n else rows
             for start in range(0, n, chunk):
                 idx = perm[start:start + chunk]
                 first = j * batches_per_epoch + start // mini_batch_size
@@ -410,6 +525,23 @@ class Network:
                     break
         return results
 
+    def _training_set(self, training_data):
+        """``(Dataset, rows, converted, shuffled)`` for SGD.
+
+        ``rows[k]`` is the Dataset row of the k-th example in network2's
+        order; ``shuffled`` is the list that network2 would shuffle in place
+        (the caller's list, else None: a copy, whose order ``rows`` is);
+        ``converted`` the cache entry of the caller's list, if any.
+        """
+        sizes = check_sizes(self.sizes, "net.sizes")
+        if isinstance(training_data, list):
+            train, rows, converted = cached_dataset(
+                training_data, sizes[0], sizes[-1], self._dtype(), "training_data")
+            return train, rows, converted, training_data
+        train = as_dataset(training_data, sizes[0], sizes[-1], self._dtype(),
+                           "training_data")
+        return train, np.arange(len(train), dtype=np.int64), None, None
+
     def update_mini_batch(self, mini_batch, eta, lmbda, n, *, on_divergence="warn"):
         """One gradient-descent step on ``mini_batch`` (a list of ``(x, y)``).
 
@@ -450,6 +582,10 @@ class Network:
         """
         with self._lock().reading:
             self._cost()
+            small = self._small_outputs(data, need_labels=True)
+            if small is not None:
+                out, _, labels, _ = small
+                return _ref.count_correct(out, labels)
             self._parameters()
             d = self._dataset(data, "data")
             require_labels(d, "data")
@@ -461,11 +597,21 @@ class Network:
         ``convert=True`` says the labels are ints to be turned into one-hot
         vectors (validation and test data) -- the opposite sense to
         ``accuracy``'s flag, as in network2; the labels' form is also
-        recognised from the data itself.  Computed stably from ``z``.
+        recognised from the data itself.  Computed stably from ``z``.  A
+        numpy float64, as network2's.
         """
         with self._lock().reading:
             lmbda = check_real(lmbda, "lmbda")
-            self._cost()
+            builtin = builtin_cost(self._cost())
+            small = None if builtin is None else self._small_outputs(data, need_labels=False)
+            if small is not None:
+                out, z, labels, Y = small
+                if Y is None:
+                    Y = one_hot(labels, out.shape[1], out.dtype)
+                with np.errstate(all="ignore"):     # an overflow: the general path says so
+                    cost = _ref.cost_of_outputs(self.weights, z, out, Y, lmbda, builtin)
+                if np.isfinite(cost):
+                    return np.float64(cost)
             self._parameters()
             cost = self._evaluate(self._dataset(data, "data"), lmbda)[1]
             if not np.isfinite(cost):
@@ -538,7 +684,7 @@ class Network:
             data = {"sizes": list(self.sizes),
                     "weights": [np.asarray(w, dtype=np.float64).tolist() for w in W],
                     "biases": [np.asarray(b, dtype=np.float64).tolist() for b in B],
-                    "cost": str(cost.__name__)}
+                    "cost": cost_name(cost)}
             _files.atomic_write_json(path, data)
 
     # ------------------------------------------------------------------
@@ -546,7 +692,7 @@ class Network:
     # ------------------------------------------------------------------
 
     def _fast(self):
-        return self.cost is CrossEntropyCost or self.cost is QuadraticCost
+        return builtin_cost(self.cost) is not None
 
     def _cost(self):
         return check_cost(self.cost, "net.cost")
@@ -558,14 +704,16 @@ class Network:
         returning the wrong kind of value is reported naming it, instead of
         surfacing as a numpy broadcasting error deep in the reference.
         """
-        return self.cost if self._fast() else CheckedCost(self.cost)
+        builtin = builtin_cost(self.cost)
+        return builtin if builtin is not None else CheckedCost(self.cost)
 
     def _dtype(self):
         return check_dtype(getattr(self, "dtype", np.float64), "net.dtype")
 
     def _dataset(self, data, name):
+        """``data`` as a Dataset (a list of pairs converted once: see datasets)."""
         sizes = check_sizes(self.sizes, "net.sizes")
-        return as_dataset(data, sizes[0], sizes[-1], self._dtype(), name)
+        return cached_dataset(data, sizes[0], sizes[-1], self._dtype(), name)[0]
 
     def _parameters(self, finite=True):
         """Parameters as contiguous arrays of the network's dtype (checked)."""
@@ -598,20 +746,24 @@ class Network:
             # numbers, without a cache miss on a random row of Y per example
             targets = data.labels if data.exact_labels else data.Y
             kernels.sgd_epoch(W, B, data.X, targets, idx, mini_batch_size,
-                              eta, lmbda, n, self.cost, speeds=speeds)
+                              eta, lmbda, n, builtin_cost(self.cost), speeds=speeds)
             return W, B
         with np.errstate(all="ignore"):
             return _ref.sgd_epoch(W, B, data.X, data.Y, idx, mini_batch_size,
                                   eta, lmbda, self._math_cost(), n)
 
     def _evaluate(self, data, lmbda, checked=True):
-        """``(n_correct, total_cost)`` of a :class:`~vgcore.datasets.Dataset`."""
+        """``(n_correct, total_cost)`` of a :class:`~vgcore.datasets.Dataset`:
+        an int and a numpy float64, network2's types."""
         W, B = self._parameters(finite=checked)
         with np.errstate(all="ignore"):
-            if self._fast():
-                return kernels.evaluate(W, B, data.X, data.Y, lmbda, self.cost)
-            return (_ref.accuracy(W, B, data.X, data.labels),
-                    _ref.total_cost(W, B, data.X, data.Y, lmbda, self._math_cost()))
+            builtin = builtin_cost(self.cost)
+            if builtin is not None:
+                correct, cost = kernels.evaluate(W, B, data.X, data.Y, lmbda, builtin)
+            else:
+                correct = _ref.accuracy(W, B, data.X, data.labels)
+                cost = _ref.total_cost(W, B, data.X, data.Y, lmbda, self._math_cost())
+        return int(correct), np.float64(cost)
 
 
 # ----------------------------------------------------------------------
