@@ -225,6 +225,8 @@ def as_row(a, dtype):
     ``dtype`` (a view when it already is one)."""
     if a.dtype == dtype:
         return np.ascontiguousarray(a.reshape(1, -1))
+    if a.dtype.itemsize <= np.dtype(dtype).itemsize or a.dtype.kind != "f":
+        return a.astype(dtype).reshape(1, -1)
     with np.errstate(over="ignore"):    # float32 overflow: reported as non-finite
         return a.astype(dtype).reshape(1, -1)
 

@@ -277,68 +277,45 @@ class Network:
     # checks everything (and so explains what is wrong) -- a NaN or infinite
     # parameter or input always shows up as a non-finite z in the kernels.
 
-    def _plain(self):
-        """``(sizes, dtype)`` when they are the plain values, else None."""
-        sizes, dtype = self.sizes, self.__dict__.get("dtype", np.float64)
-        if (type(sizes) is not list or (dtype is not np.float64 and dtype is not np.float32)
-                or check_sizes(sizes, "net.sizes") is not sizes):
-            return None
-        return sizes, dtype
-
     def _small_feedforward(self, a):
-        plain = self._plain()
-        if plain is None or type(a) is not np.ndarray or a.dtype.kind not in "fiu":
+        if type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1):
             return None
-        sizes, dtype = plain
-        if not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1):
-            return None
-        X = as_row(a, dtype)
-        out = np.empty((1, sizes[-1]), dtype=dtype)
-        if _small.forward(self.weights, self.biases, X, out, None, sizes) != 0:
+        out = _small.forward(self.weights, self.biases, self.sizes,
+                             self.__dict__.get("dtype", np.float64), a)
+        if out is None:
             return None
         return out.reshape(-1, 1) if a.ndim == 2 else out.reshape(-1)
 
     def _small_backprop(self, x, y):
-        plain = self._plain()
         cost = builtin_cost(self.cost)
-        if (plain is None or cost is None or type(x) is not np.ndarray
-                or x.dtype.kind not in "fiu"):
-            return None
-        sizes, dtype = plain
-        if x.shape != (sizes[0], 1) and x.shape != (sizes[0],):
+        if cost is None:
             return None
         if type(y) is int or isinstance(y, np.integer):
-            label, y = int(y), None
-            if not 0 <= label < sizes[-1]:
+            label, y = y, None
+            if not 0 <= label < 2**31:
                 return None
-        elif (type(y) is np.ndarray and y.dtype.kind in "fiu"
-              and (y.shape == (sizes[-1], 1) or y.shape == (sizes[-1],))):
-            label, y = -1, as_row(y, dtype).reshape(-1)
         else:
-            return None
-        nabla_b = [np.empty((m, 1), dtype=dtype) for m in sizes[1:]]
-        nabla_w = [np.empty((m, n), dtype=dtype) for n, m in zip(sizes[:-1], sizes[1:])]
-        code = 0 if cost is CrossEntropyCost else 1
-        if _small.backprop(self.weights, self.biases, as_row(x, dtype).reshape(-1), y,
-                           label, code, nabla_b, nabla_w, sizes) != 0:
-            return None
-        return nabla_b, nabla_w
+            label = -1
+        return _small.backprop(self.weights, self.biases, self.sizes,
+                               self.__dict__.get("dtype", np.float64), x, y, label,
+                               0 if cost is CrossEntropyCost else 1)
 
     def _small_outputs(self, data, need_labels):
         """``(out, z, labels, Y)`` of a few examples, or None (see above)."""
-        plain = self._plain()
-        if plain is None:
+        dtype = self.__dict__.get("dtype", np.float64)
+        sizes = self.sizes
+        if (dtype is not np.float64 and dtype is not np.float32 or type(sizes) is not list
+                or len(sizes) < 2):
             return None
-        sizes, dtype = plain
-        rows = small_rows(data, sizes[0], sizes[-1], dtype, _SMALL_ROWS, need_labels)
+        n_in, n_out = sizes[0], sizes[-1]
+        if type(n_in) is not int or type(n_out) is not int:
+            return None
+        rows = small_rows(data, n_in, n_out, dtype, _SMALL_ROWS, need_labels)
         if rows is None:
             return None
         X, labels, Y = rows
-        out = np.empty((len(X), sizes[-1]), dtype=dtype)
-        z = np.empty_like(out)
-        if _small.forward(self.weights, self.biases, X, out, z, sizes) != 0:
-            return None
-        return out, z, labels, Y
+        result = _small.forward(self.weights, self.biases, sizes, dtype, X, True)
+        return None if result is None else (*result, labels, Y)
 
     # ------------------------------------------------------------------
     # Training
