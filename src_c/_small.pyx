@@ -334,16 +334,21 @@ cdef inline bint _float_input(object a) noexcept:
                  or cnp.PyArray_TYPE(<cnp.ndarray> a) == cnp.NPY_FLOAT))
 
 
-cdef void *_input(cnp.ndarray a, int typenum, void *buf) noexcept:
-    """The data of the float input ``a`` in ``typenum``: in place, or converted
-    into ``buf`` (room for its values) when its dtype is the other one (a
-    float32 overflow gives inf, which the passes report)."""
+cdef void *_input(cnp.ndarray a, int typenum, void *buf, bint copy=False) noexcept:
+    """The data of the float input ``a`` in ``typenum``: in place, or copied
+    (converted when its dtype is the other one: a float32 overflow gives
+    inf, which the passes report) into ``buf``, room for its values, when
+    ``copy`` or the dtypes differ.  Returns where the values are."""
     cdef Py_ssize_t i, m = cnp.PyArray_SIZE(a)
     cdef double *d
     cdef float *f
-    if cnp.PyArray_TYPE(a) == typenum:
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t == typenum and not copy:
         return cnp.PyArray_DATA(a)
-    if typenum == cnp.NPY_DOUBLE:
+    if t == typenum:
+        memcpy(buf, cnp.PyArray_DATA(a), m * (sizeof(double) if t == cnp.NPY_DOUBLE
+                                              else sizeof(float)))
+    elif typenum == cnp.NPY_DOUBLE:
         f, d = <float *> cnp.PyArray_DATA(a), <double *> buf
         for i in range(m):
             d[i] = f[i]
@@ -366,11 +371,12 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
 
     ``weights``/``biases`` are network2's lists of arrays of ``dtype``
     (``np.float64`` or ``np.float32``) and ``sizes`` the list of layer
-    widths they must have; ``X`` a C-contiguous float64 or float32
-    ``(k, sizes[0])`` array (converted to ``dtype`` if it is the other), or a ``(sizes[0],)``
-    or ``(sizes[0], 1)`` column for one example.  With ``with_z``,
-    ``(a^L, z^L)``.  None when the arguments are not exactly that, or when
-    some ``z`` is NaN or infinite.
+    widths they must have.  ``X`` holds float64 or float32 inputs
+    (converted to ``dtype`` if they are the other), C-contiguous: a
+    ``(k, sizes[0])`` array, one ``(sizes[0],)`` or ``(sizes[0], 1)``
+    column, or a list of ``k`` such columns (network2's ``x``).  With
+    ``with_z``, ``(a^L, z^L)``.  None when the arguments are not exactly
+    that, or when some ``z`` is NaN or infinite.
     """
     cdef int typenum = _typenum(dtype), status
     cdef _Layers net
@@ -380,13 +386,23 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
     cdef void *x
     cdef void *zp = NULL
     cdef cnp.ndarray out, z = None
-    if typenum < 0 or not _float_input(X):
+    cdef list columns = None
+    if typenum < 0:
         return None
     net = _layers(weights, biases, sizes, typenum)
     if net is None:
         return None
     n_in = net.n[0]
-    if _vector(X, cnp.PyArray_TYPE(<cnp.ndarray> X), n_in):
+    if type(X) is list:
+        columns = <list> X
+        k = len(columns)
+        for col in columns:
+            if not (_float_input(col) and _vector(col, cnp.PyArray_TYPE(<cnp.ndarray> col),
+                                                  n_in)):
+                return None
+    elif not _float_input(X):
+        return None
+    elif _vector(X, cnp.PyArray_TYPE(<cnp.ndarray> X), n_in):
         k = 1
     elif cnp.PyArray_NDIM(<cnp.ndarray> X) == 2 and (<cnp.ndarray> X).shape[1] == n_in:
         k = (<cnp.ndarray> X).shape[0]
@@ -406,7 +422,12 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
     if work == NULL:
         raise MemoryError()
     try:
-        x = _input(<cnp.ndarray> X, typenum, <char *> work + k * total * item)
+        x = <char *> work + k * total * item
+        if columns is None:
+            x = _input(<cnp.ndarray> X, typenum, x)
+        else:                            # gather the columns into rows
+            for l in range(k):
+                _input(<cnp.ndarray> columns[l], typenum, <char *> x + l * n_in * item, True)
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
                 status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
@@ -499,3 +520,45 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost):
     if status:
         return None
     return nabla_b, nabla_w
+
+
+def sum_squares(weights, dtype):
+    """``sum ||w||_F^2`` over the list ``weights`` of C-contiguous arrays of
+    ``dtype`` (in double, in blocks of eight partial sums), or None."""
+    cdef int typenum = _typenum(dtype)
+    cdef double total = 0
+    cdef Py_ssize_t m
+    if typenum < 0 or type(weights) is not list:
+        return None
+    for w in <list> weights:
+        if not (cnp.PyArray_CheckExact(w) and cnp.PyArray_TYPE(<cnp.ndarray> w) == typenum
+                and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> w)):
+            return None
+    for w in <list> weights:
+        m = cnp.PyArray_SIZE(<cnp.ndarray> w)
+        if typenum == cnp.NPY_DOUBLE:
+            total += _sum_squares(m, <double *> cnp.PyArray_DATA(<cnp.ndarray> w))
+        else:
+            total += _sum_squares(m, <float *> cnp.PyArray_DATA(<cnp.ndarray> w))
+    return total
+
+
+cdef double _sum_squares(Py_ssize_t m, const floating *v) noexcept nogil:
+    """``sum v_i^2`` in double with eight running sums (no reassociation
+    needed to keep the units busy)."""
+    cdef double s[8]
+    cdef double t
+    cdef Py_ssize_t i, j
+    for j in range(8):
+        s[j] = 0
+    i = 0
+    while i + 8 <= m:
+        for j in range(8):
+            t = v[i + j]
+            s[j] += t * t
+        i += 8
+    while i < m:
+        t = v[i]
+        s[0] += t * t
+        i += 1
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))

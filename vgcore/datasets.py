@@ -232,38 +232,54 @@ def as_row(a, dtype):
 
 
 def small_rows(data, n_in, n_out, dtype, max_rows, need_labels=False):
-    """A few examples for the compiled small-call kernels, converted quickly.
+    """A few examples for the compiled small-call kernels, unpacked quickly.
 
-    ``(X, labels, Y)``: ``X`` a C-contiguous ``(k, n_in)`` array of
-    ``dtype``, and int64 ``labels`` in ``[0, n_out)`` or target rows ``Y``
-    of ``dtype`` (the other None).  With ``need_labels``, target rows must
-    be exactly one-hot and ``labels`` are their 1's columns.  None when
-    ``data`` is not a list of at most ``max_rows`` simple pairs (see
-    ``_simple_pairs``) or a fast-path tuple of as many rows, or the labels
-    do not fit: the caller then takes its general path, which explains.
-    Inputs are not checked here (the kernels report non-finite numbers).
+    ``(X, labels, Y)``: ``X`` the inputs as the kernels take them (the list
+    of the pairs' ``x``, or the fast path's 2-D array: shapes and dtypes
+    are checked there), and int ``labels`` in ``[0, n_out)`` or target
+    rows ``Y`` of ``dtype`` (the other None).  With ``need_labels``, target
+    vectors must be exactly one-hot and ``labels`` are their 1's columns.
+    None when ``data`` is not a list of at most ``max_rows`` tuples ``(x,
+    y)`` with int labels or ``(n_out, 1)``/``(n_out,)`` real vectors ``y``,
+    nor a fast-path tuple of as many rows, or a label does not fit: the
+    caller then takes its general path, which explains.  Inputs are not
+    checked here (the kernels report non-finite numbers).
     """
     if type(data) is list:
-        if not data or len(data) > max_rows:
+        if not 0 < len(data) <= max_rows:
             return None
-        simple = _simple_pairs(data, n_in, n_out)
-        if simple is None:
+        X, ys = [], []
+        for p in data:
+            if type(p) is not tuple or len(p) != 2:
+                return None
+            X.append(p[0])
+            ys.append(p[1])
+        shape = getattr(X[0], "shape", None)      # one shape for all (rule of as_dataset)
+        if not all(type(x) is np.ndarray and x.shape == shape for x in X):
             return None
-        X, T = simple
+        if all(type(y) is int or isinstance(y, np.integer) for y in ys):
+            if not all(0 <= y < n_out for y in ys):
+                return None
+            return X, np.array(ys, dtype=np.int64), None
+        shape = getattr(ys[0], "shape", None)
+        if not (shape in ((n_out, 1), (n_out,)) and all(
+                type(y) is np.ndarray and y.dtype.kind in "fiu" and y.shape == shape
+                for y in ys)):
+            return None
+        T = np.stack(ys).reshape(len(ys), n_out)
     elif (type(data) is tuple and len(data) == 2 and type(data[0]) is np.ndarray
           and type(data[1]) is np.ndarray):
         X, T = data
-        if (X.ndim != 2 or not 0 < X.shape[0] <= max_rows or X.shape[1] != n_in
-                or X.dtype.kind not in "fiu" or T.shape not in ((len(X),), (len(X), n_out))
+        if (X.ndim != 2 or not 0 < X.shape[0] <= max_rows
+                or T.shape not in ((len(X),), (len(X), n_out))
                 or T.dtype.kind not in ("iu" if T.ndim == 1 else "fiu")):
             return None
+        if T.ndim == 1:
+            if T.min() < 0 or T.max() >= n_out:
+                return None
+            return X, T.astype(np.int64, copy=False), None
     else:
         return None
-    X = _as_float(X, dtype)
-    if T.ndim == 1:
-        if T.min() < 0 or T.max() >= n_out:
-            return None
-        return X, T.astype(np.int64, copy=False), None
     Y = _as_float(T, dtype)
     if not need_labels:
         return X, None, Y

@@ -394,7 +394,7 @@ class Network:
             epochs, mini_batch_size, eta, lmbda, early_stopping_n)
         on_divergence = check_on_divergence(on_divergence)
         self._cost()
-        self._parameters()
+        W, B = self._parameters()
         train, rows, converted, shuffled = self._training_set(training_data)
         if monitor_training_accuracy:
             require_labels(train, "training_data")
@@ -417,7 +417,7 @@ class Network:
             raise ValueError("record_minibatch_speeds needs a built-in cost "
                              "(CrossEntropyCost or QuadraticCost)")
 
-        W, B = self._working_copies()
+        W, B = self._working_copies(W, B)
         batches_per_epoch = -(-n // mini_batch_size)
         chunk = max(1, _CHUNK_EXAMPLES // mini_batch_size) * mini_batch_size
         speeds = (np.zeros((epochs * batches_per_epoch, len(W)))
@@ -533,11 +533,12 @@ class Network:
             n = check_n(n)
             on_divergence = check_on_divergence(on_divergence)
             self._cost()
-            self._parameters()
+            W0, B0 = self._parameters()
             data = self._dataset(mini_batch, "mini_batch")
             m = len(data)
-            W, B = self._working_copies()
-            before = self._snapshot(W, B) if on_divergence != "ignore" else None
+            W, B = self._working_copies(W0, B0)
+            # training updates the copies: the checked arrays are the parameters before
+            before = (W0, B0) if on_divergence != "ignore" else None
             W, B = self._run(W, B, data, np.arange(m, dtype=np.int64), m, eta, lmbda, n)
             self.weights, self.biases = W, B
             if before is not None and nonfinite_layers(W, B):
@@ -585,8 +586,11 @@ class Network:
                 out, z, labels, Y = small
                 if Y is None:
                     Y = one_hot(labels, out.shape[1], out.dtype)
+                squares = (_small.sum_squares(self.weights, out.dtype.type) if lmbda
+                           else None)
                 with np.errstate(all="ignore"):     # an overflow: the general path says so
-                    cost = _ref.cost_of_outputs(self.weights, z, out, Y, lmbda, builtin)
+                    cost = _ref.cost_of_outputs(self.weights, z, out, Y, lmbda, builtin,
+                                                squares)
                 if np.isfinite(cost):
                     return np.float64(cost)
             self._parameters()
@@ -698,9 +702,9 @@ class Network:
                                 check_sizes(self.sizes, "net.sizes"),
                                 self._dtype(), finite=finite)
 
-    def _working_copies(self):
-        """Fresh copies for in-place training, installed as the parameters."""
-        W, B = self._parameters()
+    def _working_copies(self, W, B):
+        """Fresh copies of the checked ``W``, ``B`` for in-place training,
+        installed as the parameters."""
         W = [np.array(w, order="C", copy=True) for w in W]
         B = [np.array(b, order="C", copy=True) for b in B]
         self.weights, self.biases = W, B

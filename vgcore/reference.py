@@ -26,6 +26,8 @@ softplus identities ``-log(sigma(z)) = softplus(-z)`` and
 ``-log(1 - sigma(z)) = softplus(z)``, so saturated units give the correct
 finite cost instead of network2's ``0`` or ``1.8e308``.
 """
+import math
+
 import numpy as np
 
 __all__ = [
@@ -74,8 +76,14 @@ class QuadraticCost:
 
     @staticmethod
     def fn(a, y):
-        """Cost of output ``a`` for desired output ``y``."""
-        return 0.5 * np.linalg.norm(a - y) ** 2
+        """Cost of output ``a`` for desired output ``y``.
+
+        network2's ``0.5 * np.linalg.norm(a - y) ** 2``, which numpy computes
+        as ``sqrt(d.dot(d))`` of the flattened ``d``: the same operations,
+        without ``norm``'s argument handling.
+        """
+        d = np.ravel(a - y)
+        return 0.5 * np.sqrt(d.dot(d)) ** 2
 
     @staticmethod
     def delta(z, a, y):
@@ -95,10 +103,19 @@ class CrossEntropyCost:
     def fn(a, y):
         """Cost of output ``a`` for desired output ``y``, as network2 computes it.
 
+        network2's ``np.sum(np.nan_to_num(-y*log(a) - (1-y)*log(1-a)))``:
         ``np.nan_to_num`` turns the ``0 * log(0)`` of a saturated unit into
-        0 (and an infinite cost into 1.8e308).  The network's own cost
+        0 (and an infinite cost into 1.8e308), and numpy warns about the
+        ``log(0)`` as it does in network2.  Computed as minus the sum of
+        ``y*log(a) + (1-y)*log(1-a)``, which is the same number to the last
+        bit (negation is exact), in fewer steps; only when that sum is not
+        finite does ``nan_to_num`` have anything to change, and network2's
+        expression is then evaluated as written.  The network's own cost
         evaluation uses :meth:`fn_from_z` instead, which is exact there.
         """
+        s = (y * np.log(a) + (1 - y) * np.log(1 - a)).sum()
+        if math.isfinite(s):
+            return -s
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
 
@@ -239,7 +256,7 @@ def accuracy(weights, biases, X, labels):
 
 def count_correct(out, labels):
     """Number of rows of the outputs ``out`` whose argmax equals the label: an int."""
-    return int(np.sum(np.argmax(out, axis=1) == np.asarray(labels)))
+    return int(np.count_nonzero(out.argmax(axis=1) == labels))
 
 
 def total_cost(weights, biases, X, Y, lmbda, cost=CrossEntropyCost):
@@ -251,12 +268,17 @@ def total_cost(weights, biases, X, Y, lmbda, cost=CrossEntropyCost):
     return cost_of_outputs(weights, zs[-1], activations[-1], Y, lmbda, cost)
 
 
-def cost_of_outputs(weights, z, a, Y, lmbda, cost=CrossEntropyCost):
-    """:func:`total_cost` from the output layer's ``z`` and ``a`` of the rows."""
+def cost_of_outputs(weights, z, a, Y, lmbda, cost=CrossEntropyCost, squares=None):
+    """:func:`total_cost` from the output layer's ``z`` and ``a`` of the rows.
+
+    ``squares``, when given, is ``sum ||w||_F^2`` already computed.
+    """
     n = Y.shape[0]
     c = _batch_cost(cost, z, a, Y) / n
     if lmbda:     # only when it contributes: 0 * (an overflowed sum) would be NaN
-        c += 0.5 * (lmbda / n) * sum(float(np.sum(w * w)) for w in weights)
+        if squares is None:
+            squares = sum(float(np.sum(w * w)) for w in weights)
+        c += 0.5 * (lmbda / n) * squares
     return c
 
 
