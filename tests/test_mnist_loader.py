@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from vgcore import mnist_loader as ml
+from vgcore._py2pickle import py2_dumps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -98,53 +99,7 @@ def _assert_same_data(a, b):
         np.testing.assert_array_equal(ya, yb)
 
 
-#### Writing pickles the way Python 2 wrote Nielsen's mnist.pkl.gz
-_RECONSTRUCT = np.empty(0).__reduce__()[0]
-
-
-class Py2Pickler(pickle._Pickler):
-    """Protocol 2 as Python 2's cPickle wrote it: byte strings and str as
-    (SHORT_)BINSTRING, numpy arrays through
-    numpy.core.multiarray._reconstruct / numpy.ndarray / numpy.dtype."""
-
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def save_py2_str(self, obj):
-        if isinstance(obj, str):
-            obj = obj.encode("latin-1")
-        if len(obj) < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
-
-    dispatch[bytes] = save_py2_str
-    dispatch[str] = save_py2_str
-
-    def reducer_override(self, obj):
-        if isinstance(obj, np.ndarray):
-            return (_RECONSTRUCT, (np.ndarray, (0,), b"b"),
-                    (1, obj.shape, obj.dtype, False, obj.tobytes()))
-        if isinstance(obj, np.dtype):
-            return (np.dtype, (obj.str[1:], 0, 1),
-                    (3, obj.str[0], None, None, None, -1, -1, 0))
-        return NotImplemented
-
-    GLOBALS = {id(_RECONSTRUCT): b"numpy.core.multiarray\n_reconstruct\n",
-               id(np.ndarray): b"numpy\nndarray\n", id(np.dtype): b"numpy\ndtype\n"}
-
-    def save_global(self, obj, name=None):
-        if id(obj) not in self.GLOBALS:
-            raise AssertionError(f"unexpected global {obj!r}")
-        self.write(pickle.GLOBAL + self.GLOBALS[id(obj)])
-        self.memoize(obj)
-
-
-def py2_dumps(obj):
-    buf = io.BytesIO()
-    Py2Pickler(buf, protocol=2).dump(obj)
-    return buf.getvalue()
-
-
+#### Writing pickles the way Python 2 wrote Nielsen's mnist.pkl.gz (vgcore._py2pickle)
 def write_gz(path, data, level=1):
     with gzip.open(path, "wb", compresslevel=level) as f:
         f.write(data)
@@ -237,7 +192,7 @@ def test_load_data_wrapper_full(full):
     assert training_data[0][0].base is training_data[-1][0].base
     assert training_data[0][0].base.nbytes == 50000 * 784 * 4
     for data, (images, labels) in ((validation_data, full[1]), (test_data, full[2])):
-        assert all(type(lab) is int for _, lab in data)
+        assert all(type(lab) is np.int64 for _, lab in data)   # as network2 zips them
         assert [lab for _, lab in data] == labels.tolist()
         np.testing.assert_array_equal(np.stack([x for x, _ in data])[:, :, 0], images)
     # network2's accuracy test: argmax of a (10,1) column compared with the int label
@@ -328,7 +283,7 @@ def test_sample_wrapper_format():
         np.testing.assert_array_equal(x[:, 0], row)
         np.testing.assert_array_equal(y, ml.vectorized_result(int(label)))
     assert [y for _, y in validation_data] == va_y.tolist()
-    assert all(type(y) is int for _, y in test_data)
+    assert all(type(y) is np.int64 for _, y in test_data)
 
 
 def test_sample_calls_return_independent_arrays():

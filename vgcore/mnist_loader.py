@@ -138,6 +138,7 @@ _PICKLE_NAME = "mnist.pkl.gz"
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 22                        # read 4 MiB at a time
 _MAX_PICKLE_BYTES = 512 * 1024 * 1024   # Nielsen's pickle is ~220 MB uncompressed
+_MAX_PICKLE_OPS = 10_000                # Nielsen's pickle has under 100 opcodes
 
 
 #### Exceptions
@@ -232,8 +233,8 @@ def load_data_wrapper(path=None, *, sample=False, download=None):
     ``validation_data`` and ``test_data`` are lists containing 10,000
     2-tuples ``(x, y)``.  In each case, ``x`` is a (784, 1)
     numpy.ndarray containing the input image, and ``y`` is the
-    corresponding classification, i.e., the digit value, as a Python
-    ``int``.
+    corresponding classification, i.e., the digit value, as a
+    ``numpy.int64`` (an item of the label array, as in network2).
 
     Obviously, this means we're using slightly different formats for
     the training data and the validation / test data.  These formats
@@ -575,8 +576,9 @@ def _wrap(tr_d, va_d, te_d):
     one_hot = np.zeros((len(labels), 10, 1))
     one_hot[np.arange(len(labels)), labels, 0] = 1.0
     training_data = list(zip(inputs(tr_d[0]), one_hot))
-    validation_data = list(zip(inputs(va_d[0]), va_d[1].tolist()))
-    test_data = list(zip(inputs(te_d[0]), te_d[1].tolist()))
+    # labels as network2 gives them: the items of the int64 label array
+    validation_data = list(zip(inputs(va_d[0]), va_d[1]))
+    test_data = list(zip(inputs(te_d[0]), te_d[1]))
     return (training_data, validation_data, test_data)
 
 
@@ -866,11 +868,26 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 class _LimitedReader:
-    """File wrapper for the unpickler: reads in chunks and refuses to go
-    past ``limit`` bytes (a gzip bomb gives a clear error)."""
+    """File wrapper for the unpickler: at most ``limit`` bytes and ``calls``
+    calls.
 
-    def __init__(self, f, limit):
-        self._f, self._left = f, limit
+    It has no ``peek``, so the C unpickler asks for every opcode with a
+    call: an MNIST pickle is a few dozen opcodes around three pairs of big
+    byte strings (read whole, at the stream's own speed), while a small
+    file of millions of tiny opcodes, each making an object, is refused
+    after ``calls`` calls -- a bounded amount of work and memory -- instead
+    of keeping the unpickler busy and growing for minutes.  More than
+    ``limit`` bytes (a gzip bomb) is refused as soon as it is asked for.
+    """
+
+    def __init__(self, f, limit, calls):
+        self._f, self._left, self._calls = f, limit, calls
+
+    def _count(self):
+        self._calls -= 1
+        if self._calls < 0:
+            raise MNISTFormatError(f"more than {_MAX_PICKLE_OPS:,} pickle operations: "
+                                   f"not an MNIST pickle (it has a few dozen)")
 
     def _take(self, n):
         if n > self._left:
@@ -880,13 +897,15 @@ class _LimitedReader:
         self._left -= n
 
     def read(self, n=-1):
-        if n is None or n < 0:
+        self._count()
+        if n is None or n < 0 or n > self._left:
             n = self._left + 1
-        data = bytes(_read_at_most(self._f, min(n, self._left + 1)))
+        data = self._f.read(n)       # never more than the limit, even if announced
         self._take(len(data))
         return data
 
     def readline(self):
+        self._count()
         data = self._f.readline(min(self._left + 1, 1 << 16))
         self._take(len(data))
         return data
@@ -895,7 +914,8 @@ class _LimitedReader:
 def _unpickle(stream):
     """Unpickle numpy arrays from ``stream`` with the restricted unpickler;
     return the object with every array stand-in replaced by its array."""
-    obj = _RestrictedUnpickler(stream, encoding="latin1").load()
+    # Python 2 byte strings come as bytes (array data need no decoding)
+    obj = _RestrictedUnpickler(stream, encoding="bytes").load()
 
     def unwrap(o, depth=0):
         if depth > 16:
@@ -914,7 +934,14 @@ def _unpickle(stream):
 
 def _read_pickle_file(path):
     """Read and check Nielsen's ``mnist.pkl.gz`` (or an uncompressed
-    pickle); return the splits as read-only float32 / int64 arrays."""
+    pickle); return the splits as read-only float32 / int64 arrays.
+
+    The restricted unpickler reads the (decompressed) stream through a
+    ``_LimitedReader``: at most ``_MAX_PICKLE_BYTES`` bytes and
+    ``_MAX_PICKLE_OPS`` reads, so memory stays within about the data
+    admitted and a hostile file is refused after a bounded amount of work,
+    while Nielsen's file goes at ``pickle``'s own speed.
+    """
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == _GZIP_MAGIC
@@ -928,7 +955,8 @@ def _read_pickle_file(path):
                     raise MNISTFormatError(
                         "this is an IDX file, not a pickle: pass the folder holding "
                         "the four IDX files instead", path)
-                obj = _unpickle(_LimitedReader(stream, _MAX_PICKLE_BYTES))
+                obj = _unpickle(_LimitedReader(stream, _MAX_PICKLE_BYTES,
+                                               _MAX_PICKLE_OPS))
     except MNISTFormatError as err:
         if err.path is None:
             raise type(err)(str(err), path) from err
