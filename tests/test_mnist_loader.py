@@ -15,7 +15,9 @@ import pickle
 import pickletools
 import shutil
 import socket
+import subprocess
 import struct
+import sys
 import threading
 import warnings
 from types import SimpleNamespace
@@ -384,6 +386,7 @@ def _placeholder_pkl(path):
 def test_resolution_order(offline, monkeypatch, tmp_path):
     up = _placeholder_pkl(offline.proj / "data" / "mnist.pkl.gz")        # ../data
     here = _placeholder_pkl(offline.work / "data" / "mnist.pkl.gz")     # data/
+    cwd = _placeholder_pkl(offline.work / "mnist.pkl.gz")               # ./ (Python 3 ports)
     cache = _placeholder_idx(offline.cache)
     env_dir = _placeholder_idx(tmp_path / "envdir")
     arg_dir = _placeholder_idx(tmp_path / "argdir")
@@ -399,6 +402,10 @@ def test_resolution_order(offline, monkeypatch, tmp_path):
     up.unlink()
     assert ml.find_data().path == str(here)
     here.unlink()
+    s = ml.find_data()
+    assert (s.kind, s.path) == ("pickle", str(cwd))
+    assert "current folder" in s.origin
+    cwd.unlink()
     s = ml.find_data()
     assert (s.kind, s.path, s.origin) == ("idx", str(cache), "cache folder")
     for f in cache.iterdir():
@@ -441,11 +448,12 @@ def test_not_found_error_lists_every_place_and_how_to_fix(offline):
     for needle in ("$VGCORE_MNIST: not set",
                    str(offline.proj / "data" / "mnist.pkl.gz") + ": not found",
                    str(offline.work / "data" / "mnist.pkl.gz") + ": not found",
+                   str(offline.work / "mnist.pkl.gz") + ": not found",
                    f"cache folder {offline.cache}: does not exist",
                    "download: switched off (VGCORE_NO_DOWNLOAD is set)",
                    "VGCORE_MNIST=", "path=", "sample=True"):
         assert needle in msg, needle
-    assert len(err.searched) == 5
+    assert len(err.searched) == 6
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
@@ -581,6 +589,96 @@ def test_pickle_size_is_capped(tmp_path, monkeypatch):
                     py2_dumps((np.zeros(2 << 20, np.uint8),)))
     with pytest.raises(ml.MNISTFormatError, match="more than 1 MiB"):
         ml.load_data(path)
+
+
+class _CountingReader(ml._LimitedReader):
+    """The loader's reader, counting the unpickler's calls and the bytes it got."""
+    calls = 0
+    bytes = 0
+
+    def read(self, n=-1):
+        type(self).calls += 1
+        data = super().read(n)
+        type(self).bytes += len(data)
+        return data
+
+    def readline(self):
+        type(self).calls += 1
+        data = super().readline()
+        type(self).bytes += len(data)
+        return data
+
+
+@pytest.fixture
+def counting_reader(monkeypatch):
+    _CountingReader.calls = _CountingReader.bytes = 0
+    monkeypatch.setattr(ml, "_LimitedReader", _CountingReader)
+    return _CountingReader
+
+
+# A valid pickle of millions of tiny opcodes: NONE, POP, NONE, POP, ... (its
+# value is None), and one that grows a list: EMPTY_LIST, then NONE, APPEND
+# millions of times.  Each is a few KB gzipped.
+_TINY_OPS = {"none-pop": b"\x80\x02" + b"N0" * 3_000_000 + b"N.",
+             "growing-list": b"\x80\x02]" + b"Na" * 3_000_000 + b"."}
+
+
+@pytest.mark.parametrize("kind", list(_TINY_OPS))
+def test_a_pickle_of_millions_of_tiny_opcodes_is_refused_after_bounded_work(
+        tmp_path, counting_reader, kind):
+    payload = _TINY_OPS[kind]
+    assert pickle.loads(payload) in (None, [None] * 3_000_000)   # it is a valid pickle
+    path = write_gz(tmp_path / "mnist.pkl.gz", payload, level=9)
+    assert os.path.getsize(path) < 20_000
+    with pytest.raises(ml.MNISTFormatError, match="more than 10,000 pickle operations"):
+        ml.load_data(path)
+    # bounded work, not time: one call per opcode, at most the limit (+1 to refuse),
+    # each a byte or two -- the 6 MB of opcodes behind it are never decompressed
+    assert counting_reader.calls <= ml._MAX_PICKLE_OPS + 1
+    assert counting_reader.bytes <= 2 * counting_reader.calls
+    # Nielsen's layout (three pairs of arrays) is read whole: a few dozen calls
+    counting_reader.calls = 0
+    x, y = small_split(50)
+    with pytest.raises(ml.MNISTFormatError, match="50 images, MNIST's has 50,000"):
+        ml.load_data(write_gz(tmp_path / "ok.pkl.gz", py2_dumps(((x, y),) * 3)))
+    assert 0 < counting_reader.calls < 200
+
+
+def test_a_huge_hostile_pickle_finishes_quickly_in_a_fresh_process(tmp_path):
+    """The same at scale -- 40 million opcodes in ~60 KB -- with a hang guard:
+    before, this kept a process busy for minutes."""
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(b"\x80\x02")
+        for _ in range(40):
+            f.write(b"N0" * 1_000_000)
+        f.write(b"N.")
+    script = ("import sys; import vgcore.mnist_loader as ml\n"
+              "try:\n    ml.load_data(sys.argv[1])\n"
+              "except ml.MNISTFormatError as e:\n    print('refused:', e)\n")
+    r = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                       text=True, timeout=300)          # a hang guard, not a speed test
+    assert r.returncode == 0, r.stderr[-500:]
+    assert "refused:" in r.stdout and "pickle operations" in r.stdout
+
+
+def test_a_gzip_bomb_is_refused_after_the_limit(tmp_path, monkeypatch, counting_reader):
+    monkeypatch.setattr(ml, "_MAX_PICKLE_BYTES", 1 << 20)
+    # a byte string announced and present at 4 MiB: refused when asked for
+    path = write_gz(tmp_path / "bomb.pkl.gz", b"\x80\x02T" + (4 << 20).to_bytes(4, "little")
+                    + bytes(4 << 20) + b".", level=9)
+    with pytest.raises(ml.MNISTFormatError, match="more than 1 MiB"):
+        ml.load_data(path)
+    assert counting_reader.bytes <= (1 << 20) + 1 + 16
+
+
+def test_an_announced_length_beyond_the_data_is_not_allocated(tmp_path, counting_reader):
+    """A byte string that says it is 400 MB long in a 40-byte file."""
+    path = tmp_path / "liar.pkl"
+    path.write_bytes(b"\x80\x02T" + (400 << 20).to_bytes(4, "little") + b"x" * 30)
+    with pytest.raises(ml.MNISTFormatError, match="truncated|ends early|not a valid"):
+        ml.load_data(path)
+    assert counting_reader.bytes < 100
 
 
 #### Hostile pickles

@@ -24,7 +24,9 @@ With no ``path`` argument it looks, in this order, at:
    variable is set it is the answer: if it points nowhere you get an
    error, not a silent download;
 2. ``../data/mnist.pkl.gz`` then ``data/mnist.pkl.gz``, relative to the
-   current directory (the layout of Nielsen's repository);
+   current directory (the layout of Nielsen's repository), then
+   ``mnist.pkl.gz`` in the current directory (where the Python 3 ports'
+   loaders open it);
 3. the cache folder ``cache_dir()/mnist`` (``$VGCORE_CACHE``, else
    ``$XDG_CACHE_HOME/vgcore``, else ``~/.cache/vgcore``);
 4. a download of the official IDX files from ``MIRRORS`` into that cache
@@ -374,11 +376,12 @@ def find_data(path=None, *, download=None, sample=False):
         return _source_at(env, "$VGCORE_MNIST")
 
     searched = ["$VGCORE_MNIST: not set"]
-    for rel in (os.path.join("..", "data", _PICKLE_NAME),
-                os.path.join("data", _PICKLE_NAME)):
+    for rel, layout in ((os.path.join("..", "data", _PICKLE_NAME), "Nielsen's layout"),
+                        (os.path.join("data", _PICKLE_NAME), "Nielsen's layout"),
+                        (_PICKLE_NAME, "the current folder, as the Python 3 ports")):
         candidate = os.path.abspath(rel)
         if os.path.isfile(candidate):
-            return _pickle_source(candidate, f"{rel} (Nielsen's layout)")
+            return _pickle_source(candidate, f"{rel} ({layout})")
         searched.append(f"{candidate}: not found")
 
     cache = _mnist_cache_dir()
