@@ -1307,6 +1307,117 @@ def test_readers_wait_for_training_to_finish(capsys):
     assert out[0] == net.total_cost((X, lab), 0.0)
 
 
+def _until(condition, what, limit=120.0):
+    """Wait for a state of the lock (a hang guard, never a timing assertion)."""
+    import time
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.001)
+
+
+def test_training_starts_while_readers_keep_coming(capsys):
+    """Readers calling accuracy() in loops do not hold training off: once
+    SGD waits, new reads wait for it (before, SGD waited until they stopped)."""
+    X, lab = _thread_data(200)
+    pairs = [(X[i][:, None], int(lab[i])) for i in range(len(X))]
+    net = make_net([20, 15, 10])
+    stop, trained = threading.Event(), threading.Event()
+    reads = [0, 0, 0]
+    reads_when_trained = []
+
+    def reader(k):
+        while not stop.is_set():
+            net.accuracy(pairs)
+            reads[k] += 1
+
+    readers = [threading.Thread(target=reader, args=(k,)) for k in range(3)]
+    for t in readers:
+        t.start()
+    _until(lambda: min(reads) >= 2, "every reader has read")
+
+    def trainer():
+        net.SGD((X, lab), 2, 10, 0.5)
+        reads_when_trained.append(list(reads))
+        trained.set()
+
+    t = threading.Thread(target=trainer)
+    t.start()
+    try:
+        assert trained.wait(120), "SGD never got the network while readers kept reading"
+        assert not stop.is_set() and all(r.is_alive() for r in readers)
+        _until(lambda: all(a > b for a, b in zip(reads, reads_when_trained[0])),
+               "the readers go on after training")
+    finally:
+        stop.set()
+        t.join()
+        for r in readers:
+            r.join()
+
+
+def test_a_waiting_writer_keeps_new_readers_out_but_not_a_nested_read():
+    lock = network2.Network(SIZES)._lock()
+    order = []
+    r1_in, r1_go = threading.Event(), threading.Event()
+
+    def r1():
+        lock.acquire_read()
+        r1_in.set()
+        r1_go.wait(120)
+        lock.acquire_read()          # already reading: must not wait for the writer
+        order.append("nested read")
+        lock.release_read()
+        lock.release_read()
+
+    def writer():
+        with lock.writing("test"):
+            order.append("writer")
+
+    def r2():
+        with lock.reading:
+            order.append("new reader")
+
+    threads = [threading.Thread(target=r1)]
+    threads[0].start()
+    assert r1_in.wait(120)
+    threads.append(threading.Thread(target=writer))
+    threads[1].start()
+    _until(lambda: lock._waiting_writers == 1, "the writer waits")
+    threads.append(threading.Thread(target=r2))
+    threads[2].start()
+    _until(lambda: lock._waiting_readers == 1, "the new reader waits behind the writer")
+    assert order == []
+    r1_go.set()
+    for t in threads:
+        t.join(120)
+    assert order == ["nested read", "writer", "new reader"]
+
+
+def test_readers_waiting_when_a_writer_leaves_go_before_the_next_writer():
+    lock = network2.Network(SIZES)._lock()
+    order = []
+
+    def reader():
+        with lock.reading:
+            order.append("reader")
+
+    def writer():
+        with lock.writing("second"):
+            order.append("second writer")
+
+    lock.acquire_write("first")
+    r = threading.Thread(target=reader)
+    r.start()
+    _until(lambda: lock._waiting_readers == 1, "the reader waits")
+    w = threading.Thread(target=writer)
+    w.start()
+    _until(lambda: lock._waiting_writers == 1, "the second writer waits")
+    lock.release_write()
+    r.join(120)
+    w.join(120)
+    assert order == ["reader", "second writer"]
+
+
 class ReentrantCost:
     net = None
     calls = []
