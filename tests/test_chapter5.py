@@ -205,8 +205,9 @@ def test_bad_arguments_are_reported(tmp_path, capsys):
     assert cli.main(["chapter5", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "--seeds" in capsys.readouterr().err
     assert cli.main(["chapter5", "--quick", "--data", str(tmp_path / "nowhere"),
-                     "--out", str(tmp_path / "o"), "--no-progress"]) == 1
-    assert "not found" in capsys.readouterr().err.lower()
+                     "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "does not exist" in capsys.readouterr().err.lower()
+    assert not (tmp_path / "o").exists()
 
 
 def test_settings_quick_shrinks_everything():

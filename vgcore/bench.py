@@ -802,17 +802,46 @@ def _configure(p):
     return p
 
 
-def _main_args(args):
+def _argument_problem(args):
+    """What is wrong with the command line, or None: checked before anything
+    runs (an hour of benchmarks must not end in a traceback)."""
     try:
         _chosen_cases(_CASE_NAMES, args.only)
     except ValueError as e:
-        print(f"vgcore bench: error: {e}", file=sys.stderr)
+        return str(e)
+    if args.repeat is not None and args.repeat < 1:
+        return f"--repeat must be >= 1, got {args.repeat}"
+    if args.threads < 1:
+        return f"--threads must be >= 1, got {args.threads}"
+    if args.data is not None and not os.path.isdir(args.data):
+        return f"--data {args.data}: not a folder (give the folder of the MNIST IDX .gz files)"
+    if args.json is not None:
+        target = os.path.abspath(args.json)
+        folder = os.path.dirname(target)
+        if os.path.isdir(target):
+            return f"--json {args.json}: is a folder; give a file name"
+        if not os.path.isdir(folder):
+            return f"--json {args.json}: no folder {folder} to write it in"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"--json {args.json}: cannot write in {folder} (permission denied)"
+    return None
+
+
+def _main_args(args):
+    problem = _argument_problem(args)
+    if problem:
+        print(f"vgcore bench: error: {problem}", file=sys.stderr)
         return 2
     report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
                  data_dir=args.data, only=args.only)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+        except OSError as e:
+            print(f"vgcore bench: error: cannot write {args.json}: {e.strerror or e}",
+                  file=sys.stderr)
+            return 1
         print(f"results written to {args.json}")
     return 0
 

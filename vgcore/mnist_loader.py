@@ -1232,10 +1232,19 @@ def _main(argv=None):
         except MNISTNotFoundError as err:
             print(err)
             return 1
-    elif args.command == "download":
-        print(download_mnist(args.dest))
-    else:
-        print(_build_sample(args.src, args.dst))
+        return 0
+    try:
+        if args.command == "download":
+            print(download_mnist(args.dest))
+        else:
+            print(_build_sample(args.src, args.dst))
+    except MNISTNotFoundError as err:
+        print(f"{parser.prog}: error: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except (OSError, MNISTFormatError) as err:
+        what = f"{err.strerror}: {err.filename}" if getattr(err, "filename", None) else err
+        print(f"{parser.prog}: error: {what}", file=sys.stderr)
+        return 1
     return 0
 
 
