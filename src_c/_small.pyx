@@ -245,6 +245,80 @@ cdef int _backprop(int L, const Py_ssize_t *n, const floating * const *W,
     return 0
 
 
+cdef inline void _gemm(char ta, char tb, int m, int n, int k, floating alpha,
+                       const floating *A, int lda, const floating *B, int ldb,
+                       floating beta, floating *C, int ldc) noexcept nogil:
+    """Column-major ``C = alpha op(A) op(B) + beta C``."""
+    if floating is double:
+        dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *> A, &lda, <double *> B, &ldb,
+              &beta, C, &ldc)
+    else:
+        sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *> A, &lda, <float *> B, &ldb,
+              &beta, C, &ldc)
+
+
+cdef int _update(int L, const Py_ssize_t *n, const floating * const *W,
+                 const floating * const *B, Py_ssize_t k, const floating *X,
+                 const floating *Y, const int64_t *labels, int cost, floating eta,
+                 floating decay, floating **NW, floating **NB,
+                 floating *work) noexcept nogil:
+    """network2's ``update_mini_batch`` on the ``k`` rows ``X``: ``NW``/``NB``
+    (copies of ``W``/``B``) become ``decay w - (eta/k) sum dC/dw`` and
+    ``b - (eta/k) sum dC/db``.  1 if a ``z`` or ``delta`` is not finite.
+
+    ``work``: the activations (``k`` times the sum of n[1..L]) and two
+    ``delta`` blocks of ``k`` rows of the widest layer.  ``delta_{l-1}`` is
+    made from the old ``w_l`` (``W``), as network2's gradients are.
+    """
+    cdef int l, ni, no, kk = <int> k
+    cdef Py_ssize_t i, j, off = 0, width = 0
+    cdef floating *acts = work
+    cdef floating *D
+    cdef floating *Dp
+    cdef floating *tmp
+    cdef floating *a
+    cdef const floating *prev
+    cdef floating s, t, step = eta / k
+    for l in range(1, L + 1):
+        off += n[l]
+        width = n[l] if n[l] > width else width
+    D = work + k * off
+    Dp = D + k * width
+    if _forward(L, n, W, B, k, X, acts, <floating *> NULL):
+        return 1
+    off -= n[L]                              # the output layer's activations
+    a = acts + k * off
+    for i in range(k):
+        for j in range(n[L]):
+            t = (1 if j == labels[i] else 0) if Y == NULL else Y[i * n[L] + j]
+            D[i * n[L] + j] = _output_delta(cost, a[i * n[L] + j], t)
+    for l in range(L - 1, -1, -1):
+        ni, no = <int> n[l], <int> n[l + 1]
+        prev = X if l == 0 else acts + k * (off - ni)
+        for j in range(no):                  # the biases: the column sums of delta
+            s = 0
+            for i in range(k):
+                s = s + D[i * no + j]
+            if not isfinite(s):
+                return 1
+            NB[l][j] = NB[l][j] - step * s
+        if l > 0:                            # delta_{l-1} = (delta w_l) * a (1 - a)
+            _gemm(NO_TRANS, NO_TRANS, ni, kk, no, <floating> 1, W[l], ni, D, no,
+                  <floating> 0, Dp, ni)
+        # w_l <- decay w_l - (eta/k) delta^T a_{l-1}: one gemm into the copy
+        _gemm(NO_TRANS, TRANS, ni, no, kk, -step, prev, ni, D, no, decay, NW[l], ni)
+        if l == 0:
+            break
+        off -= ni
+        a = acts + k * off
+        for i in range(k * ni):
+            Dp[i] = Dp[i] * (a[i] * (1 - a[i]))
+        tmp = D
+        D = Dp
+        Dp = tmp
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Python entry points: check every array, then compute
 # ---------------------------------------------------------------------------
@@ -562,3 +636,112 @@ cdef double _sum_squares(Py_ssize_t m, const floating *v) noexcept nogil:
         s[0] += t * t
         i += 1
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
+
+
+def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
+           double lmbda, double n):
+    """network2's ``update_mini_batch`` on a few examples: the new ``(weights,
+    biases)``, new arrays (those given are not changed).
+
+    The parameters and ``X`` as in :func:`forward` (one row per example);
+    the targets are the rows of ``Y`` (``(k, n_out)``, either float dtype)
+    or, with ``Y`` None, the one-hot vectors of the int64 ``labels``
+    (``(k,)``, each in ``[0, n_out)``).  ``eta``, ``lmbda`` and ``n``
+    (checked by the caller) as in network2.  None when the arguments are
+    not exactly that, or a ``z`` or ``delta`` is not finite.  (New
+    parameters that overflowed are the caller's to find: that is
+    divergence, as network2 would train into it.)
+    """
+    cdef int typenum = _typenum(dtype), status = 1, l
+    cdef _Layers net
+    cdef Py_ssize_t k, total = 0, width = 0, n_in, i
+    cdef size_t item
+    cdef void *work
+    cdef void *x
+    cdef void *yp = NULL
+    cdef const int64_t *lp = NULL
+    cdef void **NW
+    cdef void **NB
+    cdef list new_w, new_b
+    cdef list columns = None
+    cdef cnp.ndarray a, src
+    if typenum < 0 or (cost != 0 and cost != 1):
+        return None
+    net = _layers(weights, biases, sizes, typenum)
+    if net is None:
+        return None
+    n_in = net.n[0]
+    if type(X) is list:
+        columns = <list> X
+        k = len(columns)
+        for col in columns:
+            if not (_float_input(col) and _vector(col, cnp.PyArray_TYPE(<cnp.ndarray> col),
+                                                  n_in)):
+                return None
+    elif (_float_input(X) and cnp.PyArray_NDIM(<cnp.ndarray> X) == 2
+          and (<cnp.ndarray> X).shape[1] == n_in):
+        k = (<cnp.ndarray> X).shape[0]
+    else:
+        return None
+    if k < 1:
+        return None
+    if Y is None:
+        if not (cnp.PyArray_CheckExact(labels) and cnp.PyArray_TYPE(<cnp.ndarray> labels)
+                == cnp.NPY_INT64 and _vector(labels, cnp.NPY_INT64, k)):
+            return None
+        lp = <const int64_t *> cnp.PyArray_DATA(<cnp.ndarray> labels)
+        for i in range(k):
+            if lp[i] < 0 or lp[i] >= net.n[net.L]:
+                return None
+    elif not (_float_input(Y) and cnp.PyArray_NDIM(<cnp.ndarray> Y) == 2
+              and (<cnp.ndarray> Y).shape[0] == k and (<cnp.ndarray> Y).shape[1] == net.n[net.L]):
+        return None
+    for l in range(1, net.L + 1):
+        total += net.n[l]
+        width = net.n[l] if net.n[l] > width else width
+    item = sizeof(double) if typenum == cnp.NPY_DOUBLE else sizeof(float)
+    new_w, new_b = [], []
+    NW = <void **> malloc(net.L * sizeof(void *))
+    NB = <void **> malloc(net.L * sizeof(void *))
+    work = malloc(k * (total + 2 * width + n_in + net.n[net.L]) * item)
+    try:
+        if NW == NULL or NB == NULL or work == NULL:
+            raise MemoryError()
+        for l in range(net.L):               # the copies that become the parameters
+            src = <cnp.ndarray> (<list> weights)[l]
+            a = _empty(net.n[l + 1], net.n[l], typenum)
+            memcpy(cnp.PyArray_DATA(a), cnp.PyArray_DATA(src), cnp.PyArray_NBYTES(src))
+            new_w.append(a)
+            NW[l] = cnp.PyArray_DATA(a)
+            src = <cnp.ndarray> (<list> biases)[l]
+            a = _empty(net.n[l + 1], 1, typenum)
+            memcpy(cnp.PyArray_DATA(a), cnp.PyArray_DATA(src), cnp.PyArray_NBYTES(src))
+            new_b.append(a)
+            NB[l] = cnp.PyArray_DATA(a)
+        x = <char *> work + k * (total + 2 * width) * item
+        if columns is None:
+            x = _input(<cnp.ndarray> X, typenum, x)
+        else:
+            for i in range(k):
+                _input(<cnp.ndarray> columns[i], typenum, <char *> x + i * n_in * item, True)
+        if Y is not None:
+            yp = _input(<cnp.ndarray> Y, typenum,
+                        <char *> work + k * (total + 2 * width + n_in) * item)
+        with nogil:
+            if typenum == cnp.NPY_DOUBLE:
+                status = _update(net.L, net.n, <const double **> net.W,
+                                 <const double **> net.B, k, <double *> x, <double *> yp,
+                                 lp, cost, eta, 1 - eta * (lmbda / n), <double **> NW,
+                                 <double **> NB, <double *> work)
+            else:
+                status = _update(net.L, net.n, <const float **> net.W,
+                                 <const float **> net.B, k, <float *> x, <float *> yp,
+                                 lp, cost, <float> eta, <float> (1 - eta * (lmbda / n)),
+                                 <float **> NW, <float **> NB, <float *> work)
+    finally:
+        free(work)
+        free(NW)
+        free(NB)
+    if status:
+        return None
+    return new_w, new_b

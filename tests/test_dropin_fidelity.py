@@ -366,7 +366,7 @@ def test_the_small_calls_never_reach_the_batch_kernels(monkeypatch):
     def refuse(*args, **kw):
         raise AssertionError("a small call reached vgcore.kernels")
 
-    for name in ("feedforward", "backprop", "evaluate", "mean_nabla_b"):
+    for name in ("feedforward", "backprop", "evaluate", "mean_nabla_b", "sgd_epoch"):
         monkeypatch.setattr(kernels, name, refuse)
     net = network2.Network([20, 5, 10])
     few, labelled = pairs(8), pairs(8, labels=True)
@@ -377,6 +377,34 @@ def test_the_small_calls_never_reach_the_batch_kernels(monkeypatch):
     net.accuracy(few, convert=True)
     net.total_cost(few, 1.0)
     net.total_cost(labelled, 1.0, convert=True)
+    net.update_mini_batch(few, 0.5, 1.0, 100)
+    net.update_mini_batch(labelled, 0.5, 1.0, 100)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("costname,cost", COSTS)
+@pytest.mark.parametrize("m", [1, 10, 32, 33])
+def test_update_mini_batch_matches_per_example(costname, cost, dtype, m):
+    """Small mini-batches go to the small kernels, larger ones to the batch
+    kernels: both are network2's step."""
+    tol = 1e-13 if dtype == np.float64 else 2e-5
+    for batch in (pairs(m, seed=m), pairs(m, seed=m, labels=True),
+                  pairs(m, seed=m, dtype=np.float32)):
+        seeded(9)
+        net = network2.Network([20, 8, 6, 10], cost=cost, dtype=dtype)
+        W = [w.astype(np.float64) for w in net.weights]
+        B = [b.astype(np.float64) for b in net.biases]
+        given = list(net.weights)
+        saved = [w.copy() for w in given]
+        net.update_mini_batch(batch, 0.7, 3.0, 50)
+        oh = [(x.astype(np.float64), y if np.ndim(y) else np.eye(10)[y][:, None])
+              for x, y in batch]
+        W, B = pe.update(W, B, oh, 0.7, 3.0, 50, costname)
+        assert [w.dtype for w in net.weights] == [dtype] * 3
+        close(net.weights + net.biases, W + B, atol=tol)
+        # new arrays, as network2 makes; the old ones are not written to
+        assert net.weights[0] is not given[0]
+        assert all(np.array_equal(g, c) for g, c in zip(given, saved))
 
 
 @pytest.mark.parametrize("n", [1, 5, 32, 33, 200])
@@ -419,14 +447,18 @@ def test_parameters_changed_in_place_after_a_call_are_still_caught(case):
     calls = {"feedforward": lambda n: n.feedforward(x),
              "backprop": lambda n: n.backprop(x, 1),
              "accuracy": lambda n: n.accuracy(data),
-             "total_cost": lambda n: n.total_cost(data, 0.0, convert=True)}
+             "total_cost": lambda n: n.total_cost(data, 0.0, convert=True),
+             "update_mini_batch": lambda n: n.update_mini_batch([(x, 1)], 0.1, 0.0, 10)}
     for name, call in calls.items():
         seeded(2)
         net = network2.Network([20, 6, 10])
         call(net)                        # used once: nothing is remembered from it
         breaker(net)
+        before = [a.copy() for a in net.weights + net.biases]
         with pytest.raises(NonFiniteError, match=f"net.{where} contains NaN or infinity"):
             call(net)
+        for a, b in zip(net.weights + net.biases, before):
+            np.testing.assert_array_equal(a, b)      # and nothing was trained
 
 
 def test_parameters_replaced_after_a_call_are_used_and_checked():

@@ -1072,8 +1072,11 @@ def test_divergence_raises_on_request_and_keeps_the_last_finite_parameters(diver
     assert (e.epoch, e.mini_batch, e.layer, e.layers) == (epoch, mini_batch, layers[0], layers)
     assert "keeps its last finite parameters" in str(e)
     assert e.results[3] and len(e.results[3]) == epoch     # completed epochs' accuracies
+    # ``before`` came from update_mini_batch one step at a time (the small-call
+    # kernels) and SGD ran the batch kernels: the same steps, rounded apart
+    # over ~1,300 steps of a blowing-up run (parameters ~1e6)
     for a, b in zip(net.weights + net.biases, before):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=0)
     net.feedforward(X4)                                     # still usable
 
 

@@ -300,6 +300,22 @@ class Network:
                                self.__dict__.get("dtype", np.float64), x, y, label,
                                0 if cost is CrossEntropyCost else 1)
 
+    def _small_update(self, mini_batch, eta, lmbda, n):
+        """New ``(weights, biases)`` after one step on a small mini-batch, or None."""
+        cost = builtin_cost(self.cost)
+        dtype = self.__dict__.get("dtype", np.float64)
+        sizes = self.sizes
+        if (cost is None or dtype is not np.float64 and dtype is not np.float32
+                or type(sizes) is not list or len(sizes) < 2
+                or type(sizes[0]) is not int or type(sizes[-1]) is not int):
+            return None
+        rows = small_rows(mini_batch, sizes[0], sizes[-1], dtype, _SMALL_ROWS)
+        if rows is None:
+            return None
+        X, labels, Y = rows
+        return _small.update(self.weights, self.biases, sizes, dtype, X, Y, labels,
+                             0 if cost is CrossEntropyCost else 1, eta, lmbda, n)
+
     def _small_outputs(self, data, need_labels):
         """``(out, z, labels, Y)`` of a few examples, or None (see above)."""
         dtype = self.__dict__.get("dtype", np.float64)
@@ -533,15 +549,24 @@ class Network:
             n = check_n(n)
             on_divergence = check_on_divergence(on_divergence)
             self._cost()
-            W0, B0 = self._parameters()
-            data = self._dataset(mini_batch, "mini_batch")
-            m = len(data)
-            W, B = self._working_copies(W0, B0)
-            # training updates the copies: the checked arrays are the parameters before
-            before = (W0, B0) if on_divergence != "ignore" else None
-            W, B = self._run(W, B, data, np.arange(m, dtype=np.int64), m, eta, lmbda, n)
-            self.weights, self.biases = W, B
-            if before is not None and nonfinite_layers(W, B):
+            new = self._small_update(mini_batch, eta, lmbda, n)
+            if new is not None:                # the given arrays were only read
+                before = (self.weights, self.biases)
+                W, B = self.weights, self.biases = new
+                data = None
+            else:
+                W0, B0 = self._parameters()
+                data = self._dataset(mini_batch, "mini_batch")
+                W, B = self._working_copies(W0, B0)
+                # training updates the copies: the checked arrays are the parameters before
+                before = (W0, B0)
+                m = len(data)
+                W, B = self._run(W, B, data, np.arange(m, dtype=np.int64), m, eta, lmbda, n)
+                self.weights, self.biases = W, B
+            if on_divergence != "ignore" and nonfinite_layers(W, B):
+                if data is None:
+                    data = self._dataset(mini_batch, "mini_batch")
+                m = len(data)
                 _divergence.report_parameters(self, before, data, np.arange(m, dtype=np.int64),
                                               m, eta, lmbda, n, None, 0, on_divergence, None)
 
