@@ -806,7 +806,8 @@ def _per_call_cases(data, quick, repeat, out):
         ratio = statistics.median(b / a for a, b in zip(t_mine, t_theirs))
         r = {"call": name, "calls_per_run": number, "runs": runs,
              "network2_us": 1e6 * statistics.median(t_theirs),
-             "vgcore_us": 1e6 * statistics.median(t_mine), "network2_over_vgcore": ratio}
+             "vgcore_us": 1e6 * statistics.median(t_mine), "network2_over_vgcore": ratio,
+             "runs_network2_s": t_theirs, "runs_vgcore_s": t_mine}
         results.append(r)
         out(f"{name:<30}{r['network2_us']:>13.2f}{r['vgcore_us']:>11.2f}{ratio:>17.2f}")
     return results
@@ -878,7 +879,7 @@ def _startup_cases(mnist, quick, repeat, out):
     splits = ((Xtr, ytr), (Xte, yte), (Xte, yte))     # validation stands in for itself
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "mnist.pkl.gz")
-        write_nielsen_pickle(path, splits)
+        write_nielsen_pickle(path, splits, level=1 if quick else 6)
         load_runs = 1 if quick else 3
         t_theirs, t_mine = [], []
         for _ in range(load_runs):
@@ -918,6 +919,7 @@ def _startup_cases(mnist, quick, repeat, out):
     r["epoch_list_s"] = statistics.median(t_list)
     r["epoch_arrays_s"] = statistics.median(t_arrays)
     r["list_over_arrays"] = statistics.median(a / b for a, b in zip(t_list, t_arrays))
+    r["runs_epoch_list_s"], r["runs_epoch_arrays_s"] = t_list, t_arrays
     out(f"  one epoch of [784,30,10] mb10 on {n:,} images, network2.SGD(data, 1, ...) "
         f"once per epoch: list of pairs {r['epoch_list_s']:.3f} s, (X, labels) "
         f"{r['epoch_arrays_s']:.3f} s: list/arrays {r['list_over_arrays']:.2f} "
