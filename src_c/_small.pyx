@@ -91,6 +91,18 @@ cdef enum:
     TRANS = 84       # ord('T')
 
 
+cdef inline void _gemm(char ta, char tb, int m, int n, int k, floating alpha,
+                       const floating *A, int lda, const floating *B, int ldb,
+                       floating beta, floating *C, int ldc) noexcept nogil:
+    """Column-major ``C = alpha op(A) op(B) + beta C``."""
+    if floating is double:
+        dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *> A, &lda, <double *> B, &ldb,
+              &beta, C, &ldc)
+    else:
+        sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *> A, &lda, <float *> B, &ldb,
+              &beta, C, &ldc)
+
+
 cdef inline void _gemv(char trans, int m, int n, const floating *A,
                        const floating *x, floating beta, floating *y) noexcept nogil:
     """Column-major ``y = op(A) x + beta y``, ``A`` (m, n) with lda = m."""
@@ -110,17 +122,11 @@ cdef inline void _layer(Py_ssize_t k, int n_in, int n_out, const floating *W,
     ``w^T``, so one row is ``gemv('T')`` and ``k`` rows are column-major
     ``Z^T = w A^T``: ``gemm('T', 'N')``.
     """
-    cdef char t = TRANS, nt = NO_TRANS
-    cdef int kk = <int> k
-    cdef floating one = 1
     if k == 1:
-        _gemv(t, n_in, n_out, W, A, one, Z)
-    elif floating is double:
-        dgemm(&t, &nt, &n_out, &kk, &n_in, &one, <double *> W, &n_in,
-              <double *> A, &n_in, &one, Z, &n_out)
+        _gemv(TRANS, n_in, n_out, W, A, <floating> 1, Z)
     else:
-        sgemm(&t, &nt, &n_out, &kk, &n_in, &one, <float *> W, &n_in,
-              <float *> A, &n_in, &one, Z, &n_out)
+        _gemm(TRANS, NO_TRANS, n_out, <int> k, n_in, <floating> 1, W, n_in, A, n_in,
+              <floating> 1, Z, n_out)
 
 
 cdef inline void _outer(Py_ssize_t n_in, Py_ssize_t n_out, const floating *a,
@@ -131,15 +137,8 @@ cdef inline void _outer(Py_ssize_t n_in, Py_ssize_t n_out, const floating *a,
     example of [784,30,30,10]: 11 us against 15 us for the whole backprop;
     the loop, kept in the def function, GCC even left scalar).
     """
-    cdef char nt = NO_TRANS, t = TRANS
-    cdef int m = <int> n_in, n = <int> n_out, one_i = 1
-    cdef floating one = 1, zero = 0
-    if floating is double:
-        dgemm(&nt, &t, &m, &n, &one_i, &one, <double *> a, &m, <double *> d, &n,
-              &zero, nw, &m)
-    else:
-        sgemm(&nt, &t, &m, &n, &one_i, &one, <float *> a, &m, <float *> d, &n,
-              &zero, nw, &m)
+    _gemm(NO_TRANS, TRANS, <int> n_in, <int> n_out, 1, <floating> 1, a, <int> n_in,
+          d, <int> n_out, <floating> 0, nw, <int> n_in)
 
 
 # ---------------------------------------------------------------------------
@@ -243,18 +242,6 @@ cdef int _backprop(int L, const Py_ssize_t *n, const floating * const *W,
         d = dprev
         dprev = tmp
     return 0
-
-
-cdef inline void _gemm(char ta, char tb, int m, int n, int k, floating alpha,
-                       const floating *A, int lda, const floating *B, int ldb,
-                       floating beta, floating *C, int ldc) noexcept nogil:
-    """Column-major ``C = alpha op(A) op(B) + beta C``."""
-    if floating is double:
-        dgemm(&ta, &tb, &m, &n, &k, &alpha, <double *> A, &lda, <double *> B, &ldb,
-              &beta, C, &ldc)
-    else:
-        sgemm(&ta, &tb, &m, &n, &k, &alpha, <float *> A, &lda, <float *> B, &ldb,
-              &beta, C, &ldc)
 
 
 cdef int _update(int L, const Py_ssize_t *n, const floating * const *W,

@@ -362,6 +362,17 @@ def test_one_example_matches_per_example(costname, cost, dtype):
             close(nb + nw, eb + ew, atol=tol)
 
 
+def test_one_column_of_the_wrong_height_is_refused_not_read_as_rows():
+    """With one input, a (2, 1) array is two inputs too many, not two
+    examples (found by the fuzz tests: the small kernels take rows too)."""
+    net = network2.Network([1, 3, 2])
+    for a in (np.zeros((2, 1)), np.zeros(2)):
+        with pytest.raises(ValueError, match="must be a \\(1, 1\\) column"):
+            net.feedforward(a)
+    with pytest.raises(ValueError, match="\\(1, 1\\) column"):
+        net.backprop(np.zeros((2, 1)), 0)
+
+
 def test_the_small_calls_never_reach_the_batch_kernels(monkeypatch):
     def refuse(*args, **kw):
         raise AssertionError("a small call reached vgcore.kernels")

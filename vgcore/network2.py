@@ -86,7 +86,13 @@ NaN or infinity raise :class:`~vgcore.errors.NonFiniteError` (a
   ``sizes``-shaped arrays of real numbers, finite.  Any memory layout,
   dtype, writeability is fine: they are converted (copied) to
   C-contiguous arrays of the network's dtype when needed, and training
-  works on copies.
+  works on copies.  Nothing about them is remembered between calls: a
+  call on one example or a few checks the arrays' kind and shapes and
+  finds a NaN or infinity through the weighted inputs ``z`` it computes
+  (any non-finite weight, bias or input makes some ``z`` non-finite), and
+  only then checks everything to say which array it was; so a value
+  changed in place (``net.weights[0][3, 5] = np.nan``) is caught by the
+  very next call.
 - Results: a public method never returns NaN or infinity.  When finite
   inputs and weights are so large that the computation overflows float64,
   it raises :class:`~vgcore.errors.NonFiniteError` instead.
@@ -116,8 +122,11 @@ A network may be shared by threads.  Reading methods (``feedforward``,
 exclusively: a second ``SGD`` on the same network waits until the first
 one has finished (the two runs happen one after the other, never
 interleaved), and readers wait for the end of training, so they always
-see a consistent network.  (Assigning ``net.weights`` from another thread
-while it trains is not protected: don't.)
+see a consistent network.  The lock is fair to training: once ``SGD``
+waits, new readers wait for it (threads that keep calling ``accuracy``
+cannot hold it off), and readers that were waiting when training ends go
+in before the next training call.  (Assigning ``net.weights`` from another
+thread while it trains is not protected: don't.)
 """
 import random
 
@@ -278,9 +287,11 @@ class Network:
     # parameter or input always shows up as a non-finite z in the kernels.
 
     def _small_feedforward(self, a):
-        if type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1):
-            return None
-        out = _small.forward(self.weights, self.biases, self.sizes,
+        sizes = self.sizes
+        if (type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1)
+                or type(sizes) is not list or not sizes or a.shape[0] != sizes[0]):
+            return None                      # one (n_in, 1) or (n_in,) column only
+        out = _small.forward(self.weights, self.biases, sizes,
                              self.__dict__.get("dtype", np.float64), a)
         if out is None:
             return None
