@@ -929,19 +929,29 @@ class _LimitedReader:
         return head[:n]
 
 
-class _Gunzip:
-    """The decompressed bytes of a gzip file (every member), read on demand:
-    ``read(n)`` decompresses no more than ``n`` bytes (zlib checks the CRC
-    and length of each member).  Without ``gzip.GzipFile``'s Python-level
-    buffering and separate CRC pass: ~0.25 s less for Nielsen's 17 MB file."""
+class _Gunzip(io.RawIOBase):
+    """The decompressed bytes of a gzip file (every member), as a raw stream
+    for ``io.BufferedReader``: ``readinto`` decompresses at most 1 MiB at a
+    time straight from zlib (which checks each member's CRC and length).
 
-    _IN = 1 << 20                        # compressed bytes read at a time
+    ``BufferedReader.read(n)`` then makes the ``n`` bytes of an array in one
+    allocation filled piece by piece, as ``gzip.GzipFile`` does, without its
+    Python-level buffering loop and separate CRC pass (~0.25 s less for
+    Nielsen's 17 MB file).
+    """
+
+    _IN = 1 << 18                        # compressed bytes read at a time
+    _OUT = 1 << 20                       # decompressed bytes per readinto at most
 
     def __init__(self, raw):
+        super().__init__()
         self._raw, self._d = raw, zlib.decompressobj(wbits=31)
 
-    def _some(self, n):
-        """Up to ``n`` more decompressed bytes; b"" at the end of the data."""
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        n = min(len(b), self._OUT)
         while True:
             d = self._d
             if d.unconsumed_tail:
@@ -949,7 +959,7 @@ class _Gunzip:
             elif d.eof:                      # the next member, if any
                 data = d.unused_data or self._raw.read(self._IN)
                 if not data.strip(b"\0"):   # the end, or gzip's zero padding
-                    return b""
+                    return 0
                 d = self._d = zlib.decompressobj(wbits=31)
             else:
                 data = self._raw.read(self._IN)
@@ -957,26 +967,8 @@ class _Gunzip:
                     raise EOFError("the gzip stream ends early")
             out = d.decompress(data, n)
             if out:
-                return out
-
-    def read(self, n):
-        parts, got = [], 0
-        while got < n:
-            part = self._some(n - got)
-            if not part:
-                break
-            parts.append(part)
-            got += len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def readline(self, limit):
-        line = bytearray()
-        while len(line) < limit and not line.endswith(b"\n"):
-            c = self.read(1)
-            if not c:
-                break
-            line += c
-        return bytes(line)
+                b[:len(out)] = out
+                return len(out)
 
 
 def _unpickle(stream):
@@ -1014,7 +1006,7 @@ def _read_pickle_file(path):
         with open(path, "rb") as raw:
             compressed = raw.read(2) == _GZIP_MAGIC
             raw.seek(0)
-            stream = _Gunzip(raw) if compressed else raw
+            stream = io.BufferedReader(_Gunzip(raw)) if compressed else raw
             head = stream.read(4)
             if int.from_bytes(head[:4].ljust(4, b"\0"), "big") in (2049, 2051):
                 raise MNISTFormatError(
