@@ -76,6 +76,7 @@ def test_bench_per_call_and_start_up(tmp_path):
     assert 0 < s["import_vgcore_network2_s"] and 0 < s["import_numpy_s"]
     assert s["load_vgcore_over_network2"] == pytest.approx(
         s["load_vgcore_s"] / s["load_network2_s"])
+    assert s["load_vgcore_cpu_s"] == pytest.approx(statistics.median(s["runs_load_vgcore_cpu_s"]))
     assert s["list_over_arrays"] == pytest.approx(statistics.median(
         a / b for a, b in zip(s["runs_epoch_list_s"], s["runs_epoch_arrays_s"])))
     assert any(line.startswith("  import vgcore.network2:") for line in lines)
