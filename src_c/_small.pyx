@@ -420,6 +420,36 @@ cdef void *_input(cnp.ndarray a, int typenum, void *buf, bint copy=False) noexce
     return buf
 
 
+cdef Py_ssize_t _row_count(object X, Py_ssize_t n_in, bint column_too):
+    """How many examples ``X`` holds -- a list of float ``(n_in,)`` or
+    ``(n_in, 1)`` columns, a float ``(k, n_in)`` array, or (with
+    ``column_too``) one such column -- or -1 for anything else."""
+    if type(X) is list:
+        for col in <list> X:
+            if not (_float_input(col) and _vector(col, cnp.PyArray_TYPE(<cnp.ndarray> col),
+                                                  n_in)):
+                return -1
+        return len(<list> X)
+    if not _float_input(X):
+        return -1
+    if column_too and _vector(X, cnp.PyArray_TYPE(<cnp.ndarray> X), n_in):
+        return 1
+    if cnp.PyArray_NDIM(<cnp.ndarray> X) == 2 and (<cnp.ndarray> X).shape[1] == n_in:
+        return (<cnp.ndarray> X).shape[0]
+    return -1
+
+
+cdef void *_rows(object X, int typenum, Py_ssize_t n_in, size_t item, char *buf):
+    """The rows of ``X`` (checked by ``_row_count``) in ``typenum``: in place
+    when they already are, else gathered or converted into ``buf``."""
+    cdef Py_ssize_t i
+    if type(X) is not list:
+        return _input(<cnp.ndarray> X, typenum, buf)
+    for i in range(len(<list> X)):
+        _input(<cnp.ndarray> (<list> X)[i], typenum, buf + i * n_in * item, True)
+    return buf
+
+
 cdef inline cnp.ndarray _empty(Py_ssize_t rows, Py_ssize_t cols, int typenum):
     cdef cnp.npy_intp dims[2]
     dims[0] = rows
@@ -447,28 +477,13 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
     cdef void *x
     cdef void *zp = NULL
     cdef cnp.ndarray out, z = None
-    cdef list columns = None
     if typenum < 0:
         return None
     net = _layers(weights, biases, sizes, typenum)
     if net is None:
         return None
     n_in = net.n[0]
-    if type(X) is list:
-        columns = <list> X
-        k = len(columns)
-        for col in columns:
-            if not (_float_input(col) and _vector(col, cnp.PyArray_TYPE(<cnp.ndarray> col),
-                                                  n_in)):
-                return None
-    elif not _float_input(X):
-        return None
-    elif _vector(X, cnp.PyArray_TYPE(<cnp.ndarray> X), n_in):
-        k = 1
-    elif cnp.PyArray_NDIM(<cnp.ndarray> X) == 2 and (<cnp.ndarray> X).shape[1] == n_in:
-        k = (<cnp.ndarray> X).shape[0]
-    else:
-        return None
+    k = _row_count(X, n_in, True)
     if k < 1:
         return None
     m = net.n[net.L]
@@ -483,12 +498,7 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
     if work == NULL:
         raise MemoryError()
     try:
-        x = <char *> work + k * total * item
-        if columns is None:
-            x = _input(<cnp.ndarray> X, typenum, x)
-        else:                            # gather the columns into rows
-            for l in range(k):
-                _input(<cnp.ndarray> columns[l], typenum, <char *> x + l * n_in * item, True)
+        x = _rows(X, typenum, n_in, item, <char *> work + k * total * item)
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
                 status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
@@ -650,7 +660,6 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
     cdef void **NW
     cdef void **NB
     cdef list new_w, new_b
-    cdef list columns = None
     cdef cnp.ndarray a, src
     if typenum < 0 or (cost != 0 and cost != 1):
         return None
@@ -658,18 +667,7 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
     if net is None:
         return None
     n_in = net.n[0]
-    if type(X) is list:
-        columns = <list> X
-        k = len(columns)
-        for col in columns:
-            if not (_float_input(col) and _vector(col, cnp.PyArray_TYPE(<cnp.ndarray> col),
-                                                  n_in)):
-                return None
-    elif (_float_input(X) and cnp.PyArray_NDIM(<cnp.ndarray> X) == 2
-          and (<cnp.ndarray> X).shape[1] == n_in):
-        k = (<cnp.ndarray> X).shape[0]
-    else:
-        return None
+    k = _row_count(X, n_in, False)
     if k < 1:
         return None
     if Y is None:
@@ -705,12 +703,7 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
             memcpy(cnp.PyArray_DATA(a), cnp.PyArray_DATA(src), cnp.PyArray_NBYTES(src))
             new_b.append(a)
             NB[l] = cnp.PyArray_DATA(a)
-        x = <char *> work + k * (total + 2 * width) * item
-        if columns is None:
-            x = _input(<cnp.ndarray> X, typenum, x)
-        else:
-            for i in range(k):
-                _input(<cnp.ndarray> columns[i], typenum, <char *> x + i * n_in * item, True)
+        x = _rows(X, typenum, n_in, item, <char *> work + k * (total + 2 * width) * item)
         if Y is not None:
             yp = _input(<cnp.ndarray> Y, typenum,
                         <char *> work + k * (total + 2 * width + n_in) * item)
