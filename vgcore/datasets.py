@@ -14,6 +14,10 @@ which is exactly what ``mnist_loader.load_data()`` returns for each split.
 Everything is converted once into a :class:`Dataset`: ``X`` is ``(n, n_in)``
 with one example per row, ``Y`` the ``(n, n_out)`` desired outputs and
 ``labels`` the ``(n,)`` int labels (the argmax of ``Y`` for vector data).
+A list of at least ``CACHE_MIN_PAIRS`` tuples is converted once per
+process and reused while it holds the same tuples, in any order
+(:func:`cached_dataset`, "Lists converted once" below); a few examples
+bound for the small-call kernels are only unpacked (:func:`small_rows`).
 
 What is accepted (anything else raises ``TypeError`` or ``ValueError``
 naming the argument; NaN or infinity raise

@@ -52,7 +52,10 @@ Errors
 - ``UnsafePickleError`` (both a ``MNISTFormatError`` and a
   ``pickle.UnpicklingError``): a pickle asked for something other than
   plain numpy arrays.  Pickles are read by a restricted unpickler, so a
-  hostile ``mnist.pkl.gz`` cannot run code.
+  hostile ``mnist.pkl.gz`` cannot run code; and it reads at most 512 MiB
+  in at most 10,000 operations (Nielsen's file: ~220 MB in ~100), so a
+  small file of millions of tiny operations is refused after a bounded
+  amount of work and memory (``MNISTFormatError``).
 - ``MNISTNotFoundError`` (a ``FileNotFoundError``): no data anywhere.
 - ``MNISTDownloadError`` (an ``OSError``): ``download_mnist`` could not
   reach any mirror.
