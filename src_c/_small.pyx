@@ -8,14 +8,17 @@ into a transposed, padded workspace, which pays off over thousands of
 examples but costs ~20 us per call -- more than network2 spends on a whole
 ``backprop`` of one example.  The calls that the book's scripts make one
 example at a time (``net.backprop(x, y)`` in a Python loop,
-``net.feedforward(x)``, ``accuracy``/``total_cost`` of a few examples) come
-here instead:
+``net.feedforward(x)``, ``update_mini_batch`` of a mini-batch,
+``accuracy``/``total_cost`` of a few examples) come here instead:
 
 * network2's own layout, read in place: ``w`` is row-major
   ``(n_out, n_in)``; one example's ``z = w a + b`` is one BLAS ``gemv``
   (``gemm`` for several rows), ``delta_prev = w^T delta`` another, and
-  ``nabla_w = delta a^T`` a plain loop.  Nothing is copied or transposed,
-  so nothing can go stale when a script changes ``net.weights`` in place.
+  ``nabla_w = delta a^T`` a ``gemm`` with k = 1.  ``update`` makes network2's
+  step into new arrays (copies of the parameters), the decayed weights and
+  the gradient in one ``gemm`` per layer, ``delta`` taken through the old
+  weights.  Nothing is transposed or kept, so nothing can go stale when a
+  script changes ``net.weights`` in place.
 * The ``def`` functions check every object they are given (exact
   ``ndarray``, dtype, C-contiguity, shapes against the list of ints
   ``sizes``) before any pointer is taken, in a few nanoseconds each, and
@@ -32,8 +35,9 @@ here instead:
   overflow.
 * The element-wise formulas are the compiled kernels' own (``_sigmoid``,
   ``_output_delta`` in ``_kernels.pyx``, same operations in the same
-  order, so the same bits as their scalar path); they are tested against
-  the numpy reference to the last few ulps.
+  order, so the same bits as their scalar path) -- a twin until the
+  compiled layer shares them through a ``.pxd``; the sigmoid is tested
+  against the numpy reference to the last few ulps.
 * No global state, one small ``malloc`` per call, the GIL released around
   the arithmetic.
 """

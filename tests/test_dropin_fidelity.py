@@ -362,6 +362,22 @@ def test_one_example_matches_per_example(costname, cost, dtype):
             close(nb + nw, eb + ew, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_small_kernels_sigmoid_matches_the_reference_over_the_whole_range(dtype):
+    from vgcore import _small, reference
+    z = np.concatenate([np.linspace(-800, 800, 20_001), np.linspace(-40, 40, 10_001),
+                        [0.0, -0.0, 1e-300, -1e-300, 708, -708, -745, -746, -1e4, 1e4]])
+    z = z.astype(dtype)
+    w, b = [np.ones((1, 1), dtype)], [np.zeros((1, 1), dtype)]
+    out = _small.forward(w, b, [1, 1], dtype, z[:, None])[:, 0]
+    want = reference.sigmoid(z)
+    tiny = np.finfo(dtype).tiny
+    ulps = np.abs(out - want) / np.maximum(np.abs(want), tiny) / np.finfo(dtype).eps
+    assert ulps.max() <= 4, f"sigmoid off by {ulps.max():.2f} ulp"
+    for bad in (np.inf, -np.inf, np.nan):         # a non-finite z: the caller checks all
+        assert _small.forward(w, b, [1, 1], dtype, np.array([[bad]], dtype)) is None
+
+
 def test_one_column_of_the_wrong_height_is_refused_not_read_as_rows():
     """With one input, a (2, 1) array is two inputs too many, not two
     examples (found by the fuzz tests: the small kernels take rows too)."""
