@@ -390,7 +390,10 @@ def _as_float(a, dtype):
 # mapped by the pairs' ids).  Pairs are tuples, so the same pair holds the
 # same x and y objects.  What is NOT seen: numbers changed in place inside
 # an x or y array (checking them would cost as much as converting again);
-# after doing that, call clear_cache() or pass a new list.
+# after doing that, call clear_cache() or pass a new list.  Memory: the
+# CACHE_ENTRIES most recent lists (and so their pairs) stay alive with their
+# arrays (50,000 MNIST pairs in float64: 320 MB) until other lists take their
+# place or clear_cache() is called.
 
 #: Lists of fewer pairs are converted on every call (in well under 1 ms).
 CACHE_MIN_PAIRS = 256
