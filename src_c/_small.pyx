@@ -45,7 +45,7 @@ from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, isfinite
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 cimport numpy as cnp
 import numpy as np
@@ -729,3 +729,107 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
     if status:
         return None
     return new_w, new_b
+
+
+# ---------------------------------------------------------------------------
+# Checking that a converted list still holds the converted numbers
+# ---------------------------------------------------------------------------
+
+cdef bint _same(cnp.ndarray a, const double *d, const float *f, Py_ssize_t m) noexcept:
+    """The C-contiguous float ``a`` (m values) equals ``d`` (or ``f``) after
+    the conversion to that dtype (exact, as numpy's cast)."""
+    cdef Py_ssize_t j
+    cdef int t = cnp.PyArray_TYPE(a)
+    cdef const double *ad
+    cdef const float *af
+    if t == cnp.NPY_DOUBLE:
+        ad = <const double *> cnp.PyArray_DATA(a)
+        if d != NULL:
+            return memcmp(ad, d, m * sizeof(double)) == 0 or _equal_dd(ad, d, m)
+        for j in range(m):
+            if <float> ad[j] != f[j]:
+                return False
+        return True
+    af = <const float *> cnp.PyArray_DATA(a)
+    if f != NULL:
+        for j in range(m):
+            if af[j] != f[j]:
+                return False
+        return True
+    for j in range(m):
+        if <double> af[j] != d[j]:
+            return False
+    return True
+
+
+cdef bint _equal_dd(const double *a, const double *b, Py_ssize_t m) noexcept:
+    cdef Py_ssize_t j
+    for j in range(m):
+        if a[j] != b[j]:
+            return False
+    return True
+
+
+def same_rows(list pairs, X, T, rows):
+    """True when each pair ``(x, y)`` of ``pairs`` still holds the numbers of
+    row ``rows[k]`` of the arrays it was converted to: ``x`` equal to that
+    row of ``X``, ``y`` to that row of ``T`` -- target rows, or int64 labels
+    for int ``y`` -- after conversion to their dtype.
+
+    One pass over the data (~50 ms for 50,000 MNIST pairs here), against a
+    new conversion's ~0.8 s: what makes reusing a converted list safe when
+    a script changes the numbers inside its arrays in place.  False also for
+    anything but float64/float32 C-contiguous ``x`` and ``y`` arrays (the
+    caller then converts again).
+    """
+    cdef Py_ssize_t k, n = len(pairs), r, n_in, n_out, N
+    cdef const int64_t *rp
+    cdef const int64_t *lab = NULL
+    cdef const double *Xd = NULL
+    cdef const float *Xf = NULL
+    cdef const double *Td = NULL
+    cdef const float *Tf = NULL
+    cdef object p, x, y
+    if not (_float_input(X) and cnp.PyArray_NDIM(<cnp.ndarray> X) == 2
+            and cnp.PyArray_CheckExact(rows) and cnp.PyArray_TYPE(<cnp.ndarray> rows)
+            == cnp.NPY_INT64 and _vector(rows, cnp.NPY_INT64, n)):
+        return False
+    N, n_in = (<cnp.ndarray> X).shape[0], (<cnp.ndarray> X).shape[1]
+    rp = <const int64_t *> cnp.PyArray_DATA(<cnp.ndarray> rows)
+    if cnp.PyArray_TYPE(<cnp.ndarray> X) == cnp.NPY_DOUBLE:
+        Xd = <const double *> cnp.PyArray_DATA(<cnp.ndarray> X)
+    else:
+        Xf = <const float *> cnp.PyArray_DATA(<cnp.ndarray> X)
+    if (cnp.PyArray_CheckExact(T) and cnp.PyArray_TYPE(<cnp.ndarray> T) == cnp.NPY_INT64
+            and _vector(T, cnp.NPY_INT64, N)):
+        lab, n_out = <const int64_t *> cnp.PyArray_DATA(<cnp.ndarray> T), 0
+    elif (_float_input(T) and cnp.PyArray_NDIM(<cnp.ndarray> T) == 2
+          and (<cnp.ndarray> T).shape[0] == N):
+        n_out = (<cnp.ndarray> T).shape[1]
+        if cnp.PyArray_TYPE(<cnp.ndarray> T) == cnp.NPY_DOUBLE:
+            Td = <const double *> cnp.PyArray_DATA(<cnp.ndarray> T)
+        else:
+            Tf = <const float *> cnp.PyArray_DATA(<cnp.ndarray> T)
+    else:
+        return False
+    for k in range(n):
+        r = rp[k]
+        if r < 0 or r >= N:
+            return False
+        p = pairs[k]
+        if type(p) is not tuple or len(<tuple> p) != 2:
+            return False
+        x, y = (<tuple> p)[0], (<tuple> p)[1]
+        if not (_float_input(x) and _vector(x, cnp.PyArray_TYPE(<cnp.ndarray> x), n_in)):
+            return False
+        if not _same(<cnp.ndarray> x, Xd + r * n_in if Xd != NULL else NULL,
+                     Xf + r * n_in if Xf != NULL else NULL, n_in):
+            return False
+        if lab != NULL:
+            if isinstance(y, bool) or not isinstance(y, (int, np.integer)) or y != lab[r]:
+                return False
+        elif not (_float_input(y) and _vector(y, cnp.PyArray_TYPE(<cnp.ndarray> y), n_out)
+                  and _same(<cnp.ndarray> y, Td + r * n_out if Td != NULL else NULL,
+                            Tf + r * n_out if Tf != NULL else NULL, n_out)):
+            return False
+    return True

@@ -252,6 +252,35 @@ def test_a_list_is_converted_once_while_it_holds_the_same_pairs(monkeypatch):
     assert calls == [400, 300, 400, 400]
 
 
+@pytest.mark.parametrize("labels", [False, True])
+def test_numbers_changed_in_place_between_calls_are_trained_on(labels):
+    """Reuse compares the numbers too: data a script rescales in place (or a
+    target it fixes) between two SGD calls are converted again."""
+    base = pairs(300, labels=labels)
+
+    def edit(data):          # the lists are in the same order after the same shuffles
+        for x, _ in data:
+            x *= 0.5                                  # in place: the same objects
+        if not labels:
+            data[7][1][:] = np.eye(10)[3][:, None]    # one target, in place
+
+    mine = [(x.copy(), y if labels else y.copy()) for x, y in base]
+    seeded(4)
+    net = network2.Network([20, 6, 10])
+    with quiet():
+        net.SGD(mine, 1, 10, 0.3)
+        edit(mine)
+        net.SGD(mine, 1, 10, 0.3)
+    # per_example trains on one-hot targets only: the same labels, one-hot
+    theirs = [(x.copy(), np.eye(10)[y][:, None] if labels else y.copy()) for x, y in base]
+    seeded(4)
+    W, B = pe.init([20, 6, 10])
+    W, B = pe.sgd(W, B, theirs, 1, 10, 0.3, 0.0, "cross-entropy")
+    edit(theirs)
+    W, B = pe.sgd(W, B, theirs, 1, 10, 0.3, 0.0, "cross-entropy")
+    close(net.weights + net.biases, W + B)
+
+
 def test_pairs_that_are_lists_are_never_reused():
     """A mutable pair may get a new x while the list holds the same object."""
     train = [list(p) for p in pairs(300)]

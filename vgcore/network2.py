@@ -374,9 +374,8 @@ class Network:
         a list (as the Python 3 ports do), and that copy is shuffled; for
         ``(X, labels)`` an order of the rows is.  A list is converted to
         arrays once and reused by later calls while it holds the same
-        ``(x, y)`` tuples, in any order (see :mod:`vgcore.datasets`: if you
-        change the numbers inside the x or y arrays in place between calls,
-        call ``vgcore.datasets.clear_cache()``).
+        ``(x, y)`` tuples, in any order, with the same numbers (see
+        :mod:`vgcore.datasets`).
 
         After each epoch it prints ``Epoch j training complete`` and the
         quantities whose ``monitor_*`` flag is set, computed on the
