@@ -197,6 +197,24 @@ def test_every_epoch_run_shuffles_the_list_once_full_batch_and_early_stopping_to
         assert all(a is b for a, b in zip(mine, theirs)), kwargs
 
 
+def sgd_edit_sgd(mine, theirs, edit, eta, seed=8):
+    """One epoch of SGD on ``mine``, ``edit(mine)``, one more; the same on
+    ``theirs`` through per_example; the two must end equal."""
+    seeded(seed)
+    net = network2.Network([20, 6, 10])
+    with quiet():
+        net.SGD(mine, 1, 10, eta)
+        edit(mine)
+        net.SGD(mine, 1, 10, eta)
+    seeded(seed)
+    W, B = pe.init([20, 6, 10])
+    W, B = pe.sgd(W, B, theirs, 1, 10, eta, 0.0, "cross-entropy")
+    edit(theirs)
+    W, B = pe.sgd(W, B, theirs, 1, 10, eta, 0.0, "cross-entropy")
+    close(net.weights + net.biases, W + B)
+    return mine, theirs
+
+
 def test_a_list_reordered_or_changed_between_calls_trains_on_what_it_holds():
     """The conversion is reused only while the list holds the same pairs."""
     base = pairs(300)
@@ -207,20 +225,7 @@ def test_a_list_reordered_or_changed_between_calls_trains_on_what_it_holds():
              lambda l: l.__delitem__(slice(0, 10)),          # pairs removed
              lambda l: l.__setitem__(3, l[4])]               # a pair duplicated
     for edit in edits:
-        mine = list(base)
-        seeded(8)
-        net = network2.Network([20, 6, 10])
-        with quiet():
-            net.SGD(mine, 1, 10, 0.4)
-            edit(mine)
-            net.SGD(mine, 1, 10, 0.4)
-        theirs = list(base)
-        seeded(8)
-        W, B = pe.init([20, 6, 10])
-        W, B = pe.sgd(W, B, theirs, 1, 10, 0.4, 0.0, "cross-entropy")
-        edit(theirs)
-        W, B = pe.sgd(W, B, theirs, 1, 10, 0.4, 0.0, "cross-entropy")
-        close(net.weights + net.biases, W + B)
+        mine, theirs = sgd_edit_sgd(list(base), list(base), edit, 0.4)
         assert all(a is b for a, b in zip(mine, theirs))
 
 
@@ -265,20 +270,9 @@ def test_numbers_changed_in_place_between_calls_are_trained_on(labels):
             data[7][1][:] = np.eye(10)[3][:, None]    # one target, in place
 
     mine = [(x.copy(), y if labels else y.copy()) for x, y in base]
-    seeded(4)
-    net = network2.Network([20, 6, 10])
-    with quiet():
-        net.SGD(mine, 1, 10, 0.3)
-        edit(mine)
-        net.SGD(mine, 1, 10, 0.3)
     # per_example trains on one-hot targets only: the same labels, one-hot
     theirs = [(x.copy(), np.eye(10)[y][:, None] if labels else y.copy()) for x, y in base]
-    seeded(4)
-    W, B = pe.init([20, 6, 10])
-    W, B = pe.sgd(W, B, theirs, 1, 10, 0.3, 0.0, "cross-entropy")
-    edit(theirs)
-    W, B = pe.sgd(W, B, theirs, 1, 10, 0.3, 0.0, "cross-entropy")
-    close(net.weights + net.biases, W + B)
+    sgd_edit_sgd(mine, theirs, edit, 0.3)
 
 
 def test_pairs_that_are_lists_are_never_reused():
