@@ -132,6 +132,8 @@ def _single_thread_blas():
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is optional
         return None
+    from ._lazy import load_blas
+    load_blas()          # the limit reaches only the BLAS libraries loaded by now
     return threadpool_limits(limits=1)
 
 
