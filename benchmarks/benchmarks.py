@@ -20,6 +20,21 @@ Workloads (chapter 5 of *Neural Networks and Deep Learning*):
 - ``TimeLearningSpeed``: the chapter's learning-speed measurement,
   ``mean_nabla_b`` over the first 1,000 training images.
 
+And what a network2 script pays per call and at start-up, through
+``vgcore.network2`` against network2 itself (``vgcore.bench``'s baseline,
+written from SPEC.md), as ``impl`` ``"vgcore"``/``"network2"``:
+
+- ``TimePerCall`` / ``TrackPerCallSpeedup``: one call of ``feedforward``,
+  ``backprop``, ``update_mini_batch`` of 10 pairs, ``accuracy``/``total_cost``
+  of 5 pairs, the costs' ``fn``/``delta`` (``[784,30,30,10]``);
+- ``timeraw_import_network2`` (and ``timeraw_import_numpy``, network2's own
+  import): ``import vgcore.network2`` in a fresh interpreter;
+- ``TimeLoadDataWrapper``: ``load_data_wrapper()`` of a ``mnist.pkl.gz``
+  written in Nielsen's format from the same data, against network2's loader;
+- ``TimeSGDCall``: one epoch of ``[784,30,10]`` mb10 per ``network2.SGD``
+  call, from the list of pairs and from the arrays (the list is converted
+  once and reused).
+
 Data: the full MNIST training file from the folder ``$VGCORE_MNIST`` (the
 four IDX ``.gz`` files) when that is set, else deterministic random pixels
 and labels of the same shape (seeded; timings do not depend on the pixel
@@ -49,7 +64,10 @@ except ImportError:  # pragma: no cover - the bench/test extras install it
 
 from vgcore import kernels
 from vgcore import reference as ref
+from vgcore._lazy import load_blas
 from vgcore.bench import _init_net as _network  # network2's initialisation, seeded
+
+load_blas()     # the extensions' BLAS is loaded before the limit below is set
 
 
 IMPLS = ["kernels", "reference"]
@@ -366,3 +384,164 @@ def track_data_is_full_mnist():
 
 
 track_data_is_full_mnist.unit = "bool"
+
+
+# ---------------------------------------------------------------------------
+# Per call and start-up: vgcore.network2 against network2
+# ---------------------------------------------------------------------------
+
+PER_CALL = ["feedforward", "backprop", "update_mini_batch 10", "accuracy 5",
+            "total_cost 5", "CrossEntropyCost.fn", "CrossEntropyCost.delta",
+            "QuadraticCost.fn", "QuadraticCost.delta"]
+NETWORK_IMPLS = ["vgcore", "network2"]
+
+
+def per_call_workload(impl, case):
+    """A zero-argument callable making one call of ``case`` the way a
+    network2 script does it (``x`` float32 as ``load_data_wrapper`` gives it)."""
+    import vgcore.network2 as vg
+    from vgcore import bench
+
+    X, _, labels = _split(0, 10, np.float32)
+    np.random.seed(0)
+    net = vg.Network([784, 30, 30, 10])
+    if impl == "network2":
+        costs = (bench.Network2CrossEntropyCost, bench.Network2QuadraticCost)
+        net = bench.PerExampleNetwork(net.weights, net.biases)
+    else:
+        costs = (vg.CrossEntropyCost, vg.QuadraticCost)
+    x, y = X[0].reshape(784, 1), vg.vectorized_result(int(labels[0]))
+    batch = [(X[i].reshape(784, 1), vg.vectorized_result(int(labels[i]))) for i in range(10)]
+    few = [(X[i].reshape(784, 1), labels[i]) for i in range(5)]
+    a, z = vg.sigmoid(np.linspace(-2, 2, 10)[:, None]), np.linspace(-3, 3, 10)[:, None]
+    return {
+        "feedforward": lambda: net.feedforward(x),
+        "backprop": lambda: net.backprop(x, y),
+        "update_mini_batch 10": lambda: net.update_mini_batch(batch, 0.1, 5.0, 50_000),
+        "accuracy 5": lambda: net.accuracy(few),
+        "total_cost 5": lambda: net.total_cost(few, 5.0, convert=True),
+        "CrossEntropyCost.fn": lambda: costs[0].fn(a, y),
+        "CrossEntropyCost.delta": lambda: costs[0].delta(z, a, y),
+        "QuadraticCost.fn": lambda: costs[1].fn(a, y),
+        "QuadraticCost.delta": lambda: costs[1].delta(z, a, y),
+    }[case]
+
+
+class TimePerCall(_Bench):
+    """One call, as a network2 script makes it, through vgcore or network2."""
+
+    params = (PER_CALL, NETWORK_IMPLS)
+    param_names = ["call", "impl"]
+
+    def setup(self, call, impl):
+        self._common_setup()
+        self.run = _workload(per_call_workload, impl, call)
+        self.run()
+
+    def time_call(self, call, impl):
+        self.run()
+
+
+class TrackPerCallSpeedup(_Bench):
+    """network2's time per call over vgcore's (CPU time, best of >= 3 runs)."""
+
+    params = [PER_CALL]
+    param_names = ["call"]
+    unit = "ratio"
+
+    def setup(self, call):
+        self._common_setup()
+        mine = _workload(per_call_workload, "vgcore", call)
+        theirs = _workload(per_call_workload, "network2", call)
+
+        def batch(fn, k=200):
+            def run():
+                for _ in range(k):
+                    fn()
+            return run
+        self.mine, self.theirs = batch(mine), batch(theirs)
+
+    def track_speedup(self, call):
+        t_mine, t_theirs = _min_time([self.mine, self.theirs], min_total=0.1)
+        return t_theirs / t_mine
+
+
+def timeraw_import_network2():
+    """``import vgcore.network2`` in a fresh interpreter (SciPy not loaded)."""
+    return "import vgcore.network2"
+
+
+def timeraw_import_numpy():
+    """``import numpy`` in a fresh interpreter: what network2's own import costs."""
+    return "import numpy"
+
+
+class TimeLoadDataWrapper:
+    """``load_data_wrapper()`` of Nielsen's ``mnist.pkl.gz``, vgcore against
+    network2's loader (wall time: most of it is gzip and memory)."""
+
+    params = [NETWORK_IMPLS]
+    param_names = ["impl"]
+    number = 1
+    repeat = (2, 3, 30.0)
+    min_run_count = 1
+    warmup_time = 0
+    timeout = 600
+
+    def setup(self, impl):
+        import tempfile
+        from vgcore._py2pickle import write_nielsen_pickle
+
+        self.tmp = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.tmp.name, "mnist.pkl.gz")
+        train = _split(0, N_TRAIN, np.float32)
+        valid = _split(N_TRAIN, N_TRAIN + N_VALID, np.float32)
+        write_nielsen_pickle(self.path, [(X, labels) for X, _, labels in
+                                         (train, valid, valid)])
+
+    def teardown(self, impl):
+        self.tmp.cleanup()
+
+    def time_load_data_wrapper(self, impl):
+        from vgcore import bench, mnist_loader
+
+        if impl == "network2":
+            bench._nielsen_load_data_wrapper(self.path)
+        else:
+            mnist_loader._cache_clear()      # a fresh process's first load
+            mnist_loader.load_data_wrapper(self.path)
+
+
+class TimeSGDCall(_Bench):
+    """One epoch per ``network2.SGD`` call, [784,30,10] mb10 on 50,000 images:
+    the list of pairs (converted once, then reused) against the arrays."""
+
+    params = [["list of pairs", "arrays"]]
+    param_names = ["data"]
+    number = 1
+    repeat = (2, 5, 20.0)
+    min_run_count = 1
+    warmup_time = 0
+
+    def setup(self, data):
+        import contextlib
+        import io
+
+        import vgcore.network2 as vg
+
+        self._common_setup()
+        X, _, labels = _split(0, N_TRAIN, np.float32)
+        if data == "arrays":
+            self.data = (X, labels)
+        else:
+            self.data = list(zip(X.reshape(N_TRAIN, 784, 1),
+                                 (vg.vectorized_result(int(k)) for k in labels)))
+        np.random.seed(0)
+        self.net = vg.Network([784, 30, 10])
+        self.quiet = lambda: contextlib.redirect_stdout(io.StringIO())
+        with self.quiet():
+            self.net.SGD(self.data, 1, 10, 0.1, lmbda=5.0)     # converts the list once
+
+    def time_sgd_one_epoch(self, data):
+        with self.quiet():
+            self.net.SGD(self.data, 1, 10, 0.1, lmbda=5.0)

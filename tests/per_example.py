@@ -1,8 +1,11 @@
 """An independent per-example implementation of network2, written from SPEC.md.
 
 It follows the book line by line -- column vectors, one example at a time,
-Python's ``random.shuffle`` on a copy of the training list -- and shares no
-code with vgcore, so the drop-in tests compare vgcore against it.
+Python's ``random.shuffle`` of the training list -- and shares no code with
+vgcore, so the drop-in tests compare vgcore against it.  As in Nielsen's
+network2, a list is shuffled in place (a second ``sgd`` on it starts from
+the order the first one left); any other iterable is first copied into a
+list, as the Python 3 ports do.
 """
 import random
 
@@ -60,7 +63,8 @@ def update(weights, biases, batch, eta, lmbda, n, cost):
 
 
 def sgd(weights, biases, training_data, epochs, mbs, eta, lmbda, cost):
-    training_data = list(training_data)
+    if not isinstance(training_data, list):
+        training_data = list(training_data)
     n = len(training_data)
     for _ in range(epochs):
         random.shuffle(training_data)

@@ -53,6 +53,35 @@ def test_bench_quick_run_reports_every_case(tmp_path):
     assert any(line.startswith("float32 vs float64 kernel") for line in lines)
 
 
+def test_bench_per_call_and_start_up(tmp_path):
+    """The per-call table (vgcore.network2 against network2) and the start-up
+    lines: every call is there, each ratio is the median of its runs' ratios
+    -- and importing vgcore.network2 did not load SciPy."""
+    lines = []
+    kw = dict(quick=True, repeat=1, data_dir=str(tmp_path / "absent"), out=lines.append)
+    report = bench.run(only="per call", **kw)
+    assert report["results"] == [] and "startup" not in report
+    calls = [r["call"] for r in report["per_call"]]
+    assert calls == ["feedforward(x)", "backprop(x, y)", "update_mini_batch, 10 pairs",
+                     "accuracy, 5 pairs", "total_cost, 5 pairs", "CrossEntropyCost.fn",
+                     "CrossEntropyCost.delta", "QuadraticCost.fn", "QuadraticCost.delta"]
+    for r in report["per_call"]:
+        assert len(r["runs_vgcore_s"]) == len(r["runs_network2_s"]) == r["runs"] >= 5
+        assert r["network2_over_vgcore"] == pytest.approx(statistics.median(
+            b / a for a, b in zip(r["runs_vgcore_s"], r["runs_network2_s"])))
+        assert r["vgcore_us"] == pytest.approx(1e6 * statistics.median(r["runs_vgcore_s"]))
+    report = bench.run(only="start-up", **kw)
+    s = report["startup"]
+    assert s["import_loads_scipy"] is False
+    assert 0 < s["import_vgcore_network2_s"] and 0 < s["import_numpy_s"]
+    assert s["load_vgcore_over_network2"] == pytest.approx(
+        s["load_vgcore_s"] / s["load_network2_s"])
+    assert s["load_vgcore_cpu_s"] == pytest.approx(statistics.median(s["runs_load_vgcore_cpu_s"]))
+    assert s["list_over_arrays"] == pytest.approx(statistics.median(
+        a / b for a, b in zip(s["runs_epoch_list_s"], s["runs_epoch_arrays_s"])))
+    assert any(line.startswith("  import vgcore.network2:") for line in lines)
+
+
 def test_bench_only_runs_the_chosen_cases(tmp_path):
     """``--only``: an exact case name runs that case alone (even where it is
     part of another name), other text runs the cases containing it, and

@@ -228,8 +228,33 @@ def test_bad_arguments_are_reported(tmp_path, capsys):
     assert cli.main(["chapter5", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "--seeds" in capsys.readouterr().err
     assert cli.main(["chapter5", "--quick", "--data", str(tmp_path / "nowhere"),
-                     "--out", str(tmp_path / "o"), "--no-progress"]) == 1
-    assert "not found" in capsys.readouterr().err.lower()
+                     "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "does not exist" in capsys.readouterr().err.lower()
+    assert not (tmp_path / "o").exists()
+
+
+_LIMIT_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from vgcore import chapter5
+assert "vgcore._kernels" not in sys.modules      # not loaded yet: it loads at first use
+chapter5._single_thread_blas()
+from threadpoolctl import threadpool_info
+print([(d["filepath"], d["num_threads"]) for d in threadpool_info() if d["user_api"] == "blas"])
+"""
+
+
+def test_the_one_thread_limit_reaches_the_blas_the_extensions_load_late():
+    """vgcore imports its compiled extensions (and SciPy's BLAS with them) at
+    their first use; chapter 5's one-thread limit must still reach that BLAS."""
+    pytest.importorskip("threadpoolctl", reason="the limit is set with threadpoolctl")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(chapter5.__file__)))
+    r = subprocess.run([sys.executable, "-c", _LIMIT_PROBE, root], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-500:]
+    libs = eval(r.stdout)
+    assert any("scipy_openblas-" in path or "scipy/" in path for path, _ in libs), libs
+    assert {n for _, n in libs} == {1}, libs
 
 
 def test_settings_quick_shrinks_everything():

@@ -15,7 +15,9 @@ import pickle
 import pickletools
 import shutil
 import socket
+import subprocess
 import struct
+import sys
 import threading
 import warnings
 from types import SimpleNamespace
@@ -25,6 +27,7 @@ import pytest
 
 from conftest import MNIST_SKIP_REASON
 from vgcore import mnist_loader as ml
+from vgcore._py2pickle import py2_dumps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -96,53 +99,7 @@ def _assert_same_data(a, b):
         np.testing.assert_array_equal(ya, yb)
 
 
-#### Writing pickles the way Python 2 wrote Nielsen's mnist.pkl.gz
-_RECONSTRUCT = np.empty(0).__reduce__()[0]
-
-
-class Py2Pickler(pickle._Pickler):
-    """Protocol 2 as Python 2's cPickle wrote it: byte strings and str as
-    (SHORT_)BINSTRING, numpy arrays through
-    numpy.core.multiarray._reconstruct / numpy.ndarray / numpy.dtype."""
-
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def save_py2_str(self, obj):
-        if isinstance(obj, str):
-            obj = obj.encode("latin-1")
-        if len(obj) < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
-
-    dispatch[bytes] = save_py2_str
-    dispatch[str] = save_py2_str
-
-    def reducer_override(self, obj):
-        if isinstance(obj, np.ndarray):
-            return (_RECONSTRUCT, (np.ndarray, (0,), b"b"),
-                    (1, obj.shape, obj.dtype, False, obj.tobytes()))
-        if isinstance(obj, np.dtype):
-            return (np.dtype, (obj.str[1:], 0, 1),
-                    (3, obj.str[0], None, None, None, -1, -1, 0))
-        return NotImplemented
-
-    GLOBALS = {id(_RECONSTRUCT): b"numpy.core.multiarray\n_reconstruct\n",
-               id(np.ndarray): b"numpy\nndarray\n", id(np.dtype): b"numpy\ndtype\n"}
-
-    def save_global(self, obj, name=None):
-        if id(obj) not in self.GLOBALS:
-            raise AssertionError(f"unexpected global {obj!r}")
-        self.write(pickle.GLOBAL + self.GLOBALS[id(obj)])
-        self.memoize(obj)
-
-
-def py2_dumps(obj):
-    buf = io.BytesIO()
-    Py2Pickler(buf, protocol=2).dump(obj)
-    return buf.getvalue()
-
-
+#### Writing pickles the way Python 2 wrote Nielsen's mnist.pkl.gz (vgcore._py2pickle)
 def write_gz(path, data, level=1):
     with gzip.open(path, "wb", compresslevel=level) as f:
         f.write(data)
@@ -235,7 +192,7 @@ def test_load_data_wrapper_full(full):
     assert training_data[0][0].base is training_data[-1][0].base
     assert training_data[0][0].base.nbytes == 50000 * 784 * 4
     for data, (images, labels) in ((validation_data, full[1]), (test_data, full[2])):
-        assert all(type(lab) is int for _, lab in data)
+        assert all(type(lab) is np.int64 for _, lab in data)   # as network2 zips them
         assert [lab for _, lab in data] == labels.tolist()
         np.testing.assert_array_equal(np.stack([x for x, _ in data])[:, :, 0], images)
     # network2's accuracy test: argmax of a (10,1) column compared with the int label
@@ -326,7 +283,7 @@ def test_sample_wrapper_format():
         np.testing.assert_array_equal(x[:, 0], row)
         np.testing.assert_array_equal(y, ml.vectorized_result(int(label)))
     assert [y for _, y in validation_data] == va_y.tolist()
-    assert all(type(y) is int for _, y in test_data)
+    assert all(type(y) is np.int64 for _, y in test_data)
 
 
 def test_sample_calls_return_independent_arrays():
@@ -427,6 +384,7 @@ def _placeholder_pkl(path):
 def test_resolution_order(offline, monkeypatch, tmp_path):
     up = _placeholder_pkl(offline.proj / "data" / "mnist.pkl.gz")        # ../data
     here = _placeholder_pkl(offline.work / "data" / "mnist.pkl.gz")     # data/
+    cwd = _placeholder_pkl(offline.work / "mnist.pkl.gz")               # ./ (Python 3 ports)
     cache = _placeholder_idx(offline.cache)
     env_dir = _placeholder_idx(tmp_path / "envdir")
     arg_dir = _placeholder_idx(tmp_path / "argdir")
@@ -442,6 +400,10 @@ def test_resolution_order(offline, monkeypatch, tmp_path):
     up.unlink()
     assert ml.find_data().path == str(here)
     here.unlink()
+    s = ml.find_data()
+    assert (s.kind, s.path) == ("pickle", str(cwd))
+    assert "current folder" in s.origin
+    cwd.unlink()
     s = ml.find_data()
     assert (s.kind, s.path, s.origin) == ("idx", str(cache), "cache folder")
     for f in cache.iterdir():
@@ -484,11 +446,12 @@ def test_not_found_error_lists_every_place_and_how_to_fix(offline):
     for needle in ("$VGCORE_MNIST: not set",
                    str(offline.proj / "data" / "mnist.pkl.gz") + ": not found",
                    str(offline.work / "data" / "mnist.pkl.gz") + ": not found",
+                   str(offline.work / "mnist.pkl.gz") + ": not found",
                    f"cache folder {offline.cache}: does not exist",
                    "download: switched off (VGCORE_NO_DOWNLOAD is set)",
                    "VGCORE_MNIST=", "path=", "sample=True"):
         assert needle in msg, needle
-    assert len(err.searched) == 5
+    assert len(err.searched) == 6
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
@@ -624,6 +587,96 @@ def test_pickle_size_is_capped(tmp_path, monkeypatch):
                     py2_dumps((np.zeros(2 << 20, np.uint8),)))
     with pytest.raises(ml.MNISTFormatError, match="more than 1 MiB"):
         ml.load_data(path)
+
+
+class _CountingReader(ml._LimitedReader):
+    """The loader's reader, counting the unpickler's calls and the bytes it got."""
+    calls = 0
+    bytes = 0
+
+    def read(self, n=-1):
+        type(self).calls += 1
+        data = super().read(n)
+        type(self).bytes += len(data)
+        return data
+
+    def readline(self):
+        type(self).calls += 1
+        data = super().readline()
+        type(self).bytes += len(data)
+        return data
+
+
+@pytest.fixture
+def counting_reader(monkeypatch):
+    _CountingReader.calls = _CountingReader.bytes = 0
+    monkeypatch.setattr(ml, "_LimitedReader", _CountingReader)
+    return _CountingReader
+
+
+# A valid pickle of millions of tiny opcodes: NONE, POP, NONE, POP, ... (its
+# value is None), and one that grows a list: EMPTY_LIST, then NONE, APPEND
+# millions of times.  Each is a few KB gzipped.
+_TINY_OPS = {"none-pop": b"\x80\x02" + b"N0" * 3_000_000 + b"N.",
+             "growing-list": b"\x80\x02]" + b"Na" * 3_000_000 + b"."}
+
+
+@pytest.mark.parametrize("kind", list(_TINY_OPS))
+def test_a_pickle_of_millions_of_tiny_opcodes_is_refused_after_bounded_work(
+        tmp_path, counting_reader, kind):
+    payload = _TINY_OPS[kind]
+    assert pickle.loads(payload) in (None, [None] * 3_000_000)   # it is a valid pickle
+    path = write_gz(tmp_path / "mnist.pkl.gz", payload, level=9)
+    assert os.path.getsize(path) < 20_000
+    with pytest.raises(ml.MNISTFormatError, match="more than 10,000 pickle operations"):
+        ml.load_data(path)
+    # bounded work, not time: one call per opcode, at most the limit (+1 to refuse),
+    # each a byte or two -- the 6 MB of opcodes behind it are never decompressed
+    assert counting_reader.calls <= ml._MAX_PICKLE_OPS + 1
+    assert counting_reader.bytes <= 2 * counting_reader.calls
+    # Nielsen's layout (three pairs of arrays) is read whole: a few dozen calls
+    counting_reader.calls = 0
+    x, y = small_split(50)
+    with pytest.raises(ml.MNISTFormatError, match="50 images, MNIST's has 50,000"):
+        ml.load_data(write_gz(tmp_path / "ok.pkl.gz", py2_dumps(((x, y),) * 3)))
+    assert 0 < counting_reader.calls < 200
+
+
+def test_a_huge_hostile_pickle_finishes_quickly_in_a_fresh_process(tmp_path):
+    """The same at scale -- 40 million opcodes in ~60 KB -- with a hang guard:
+    before, this kept a process busy for minutes."""
+    path = tmp_path / "mnist.pkl.gz"
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(b"\x80\x02")
+        for _ in range(40):
+            f.write(b"N0" * 1_000_000)
+        f.write(b"N.")
+    script = ("import sys; import vgcore.mnist_loader as ml\n"
+              "try:\n    ml.load_data(sys.argv[1])\n"
+              "except ml.MNISTFormatError as e:\n    print('refused:', e)\n")
+    r = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                       text=True, timeout=300)          # a hang guard, not a speed test
+    assert r.returncode == 0, r.stderr[-500:]
+    assert "refused:" in r.stdout and "pickle operations" in r.stdout
+
+
+def test_a_gzip_bomb_is_refused_after_the_limit(tmp_path, monkeypatch, counting_reader):
+    monkeypatch.setattr(ml, "_MAX_PICKLE_BYTES", 1 << 20)
+    # a byte string announced and present at 4 MiB: refused when asked for
+    path = write_gz(tmp_path / "bomb.pkl.gz", b"\x80\x02T" + (4 << 20).to_bytes(4, "little")
+                    + bytes(4 << 20) + b".", level=9)
+    with pytest.raises(ml.MNISTFormatError, match="more than 1 MiB"):
+        ml.load_data(path)
+    assert counting_reader.bytes <= (1 << 20) + 1 + 16
+
+
+def test_an_announced_length_beyond_the_data_is_not_allocated(tmp_path, counting_reader):
+    """A byte string that says it is 400 MB long in a 40-byte file."""
+    path = tmp_path / "liar.pkl"
+    path.write_bytes(b"\x80\x02T" + (400 << 20).to_bytes(4, "little") + b"x" * 30)
+    with pytest.raises(ml.MNISTFormatError, match="truncated|ends early|not a valid"):
+        ml.load_data(path)
+    assert counting_reader.bytes < 100
 
 
 #### Hostile pickles

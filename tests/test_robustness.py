@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import types
 import warnings
 
 import numpy as np
@@ -132,7 +133,7 @@ class FnNotCallable:
     (None, "class with static methods"),
     (5, "class with static methods"),
     ("CrossEntropyCost", "class with static methods"),
-    (network2.CrossEntropyCost(), "not an instance"),
+    (NoDelta(), "class with static methods .*or an instance of one"),
     (NoDelta, "lacks the static method\\(s\\) delta"),
     (FnNotCallable, "lacks the static method\\(s\\) fn"),
     (int, "lacks the static method"),
@@ -591,6 +592,11 @@ def test_a_nan_result_from_finite_input_raises(method, monkeypatch):
 
     name = {"learning_speeds": "mean_nabla_b"}.get(method, method)
     monkeypatch.setattr(kernels, name, poisoned(getattr(kernels, name)))
+    # one example goes to the small-call kernels first: a NaN made inside
+    # their BLAS shows up as a non-finite z, reported so (None), and the
+    # general path then computes again and meets the poisoned result
+    monkeypatch.setattr(network2, "_small", types.SimpleNamespace(
+        forward=lambda *args: None, backprop=lambda *args: None))
     net = make_net([4, 3, 3, 2])
     with pytest.raises(NonFiniteError, match="overflowed"):
         {"feedforward": lambda: net.feedforward(X4),
@@ -666,8 +672,8 @@ BAD_PARAMETERS = {
 }
 COST_BREAKERS = {
     "cost None": (lambda n: setattr(n, "cost", None), TypeError, "net.cost must be a class"),
-    "cost instance": (lambda n: setattr(n, "cost", network2.QuadraticCost()), TypeError,
-                      "not an instance"),
+    "cost instance without delta": (lambda n: setattr(n, "cost", NoDelta()), TypeError,
+                                    "or an instance of one"),
 }
 
 
@@ -718,7 +724,7 @@ def test_any_parameter_layout_trains_exactly_like_c_order(layout, capsys):
     np.testing.assert_array_equal(net.feedforward(X4), ref.feedforward(X4))
     for n in (ref, net):
         random.seed(5)
-        n.SGD(data, 3, 4, 0.5, lmbda=0.1)
+        n.SGD(list(data), 3, 4, 0.5, lmbda=0.1)
         n.update_mini_batch(data[:5], 0.5, 0.1, 20)
     for a, b in zip(net.weights + net.biases, ref.weights + ref.biases):
         assert a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
@@ -1044,7 +1050,8 @@ def _sgd(net, data, on_divergence, **kw):
     d = DIVERGING
     random.seed(d["seed"])
     with quiet():
-        return net.SGD(data, d["epochs"], d["mbs"], d["eta"], lmbda=d["lmbda"],
+        # a copy: SGD shuffles a list in place, as network2 does
+        return net.SGD(list(data), d["epochs"], d["mbs"], d["eta"], lmbda=d["lmbda"],
                        on_divergence=on_divergence, **kw)
 
 
@@ -1084,8 +1091,11 @@ def test_divergence_raises_on_request_and_keeps_the_last_finite_parameters(diver
     assert (e.epoch, e.mini_batch, e.layer, e.layers) == (epoch, mini_batch, layers[0], layers)
     assert "keeps its last finite parameters" in str(e)
     assert e.results[3] and len(e.results[3]) == epoch     # completed epochs' accuracies
+    # ``before`` came from update_mini_batch one step at a time (the small-call
+    # kernels) and SGD ran the batch kernels: the same steps, rounded apart
+    # over ~1,300 steps of a blowing-up run (parameters ~1e6)
     for a, b in zip(net.weights + net.biases, before):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=0)
     net.feedforward(X4)                                     # still usable
 
 
@@ -1317,6 +1327,117 @@ def test_readers_wait_for_training_to_finish(capsys):
     assert _Gate.seen_release and all(_Gate.seen_release), \
         "total_cost ran while SGD was still training"
     assert out[0] == net.total_cost((X, lab), 0.0)
+
+
+def _until(condition, what, limit=120.0):
+    """Wait for a state of the lock (a hang guard, never a timing assertion)."""
+    import time
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.001)
+
+
+def test_training_starts_while_readers_keep_coming(capsys):
+    """Readers calling accuracy() in loops do not hold training off: once
+    SGD waits, new reads wait for it (before, SGD waited until they stopped)."""
+    X, lab = _thread_data(200)
+    pairs = [(X[i][:, None], int(lab[i])) for i in range(len(X))]
+    net = make_net([20, 15, 10])
+    stop, trained = threading.Event(), threading.Event()
+    reads = [0, 0, 0]
+    reads_when_trained = []
+
+    def reader(k):
+        while not stop.is_set():
+            net.accuracy(pairs)
+            reads[k] += 1
+
+    readers = [threading.Thread(target=reader, args=(k,)) for k in range(3)]
+    for t in readers:
+        t.start()
+    _until(lambda: min(reads) >= 2, "every reader has read")
+
+    def trainer():
+        net.SGD((X, lab), 2, 10, 0.5)
+        reads_when_trained.append(list(reads))
+        trained.set()
+
+    t = threading.Thread(target=trainer)
+    t.start()
+    try:
+        assert trained.wait(120), "SGD never got the network while readers kept reading"
+        assert not stop.is_set() and all(r.is_alive() for r in readers)
+        _until(lambda: all(a > b for a, b in zip(reads, reads_when_trained[0])),
+               "the readers go on after training")
+    finally:
+        stop.set()
+        t.join()
+        for r in readers:
+            r.join()
+
+
+def test_a_waiting_writer_keeps_new_readers_out_but_not_a_nested_read():
+    lock = network2.Network(SIZES)._lock()
+    order = []
+    r1_in, r1_go = threading.Event(), threading.Event()
+
+    def r1():
+        lock.acquire_read()
+        r1_in.set()
+        r1_go.wait(120)
+        lock.acquire_read()          # already reading: must not wait for the writer
+        order.append("nested read")
+        lock.release_read()
+        lock.release_read()
+
+    def writer():
+        with lock.writing("test"):
+            order.append("writer")
+
+    def r2():
+        with lock.reading:
+            order.append("new reader")
+
+    threads = [threading.Thread(target=r1)]
+    threads[0].start()
+    assert r1_in.wait(120)
+    threads.append(threading.Thread(target=writer))
+    threads[1].start()
+    _until(lambda: lock._waiting_writers == 1, "the writer waits")
+    threads.append(threading.Thread(target=r2))
+    threads[2].start()
+    _until(lambda: lock._waiting_readers == 1, "the new reader waits behind the writer")
+    assert order == []
+    r1_go.set()
+    for t in threads:
+        t.join(120)
+    assert order == ["nested read", "writer", "new reader"]
+
+
+def test_readers_waiting_when_a_writer_leaves_go_before_the_next_writer():
+    lock = network2.Network(SIZES)._lock()
+    order = []
+
+    def reader():
+        with lock.reading:
+            order.append("reader")
+
+    def writer():
+        with lock.writing("second"):
+            order.append("second writer")
+
+    lock.acquire_write("first")
+    r = threading.Thread(target=reader)
+    r.start()
+    _until(lambda: lock._waiting_readers == 1, "the reader waits")
+    w = threading.Thread(target=writer)
+    w.start()
+    _until(lambda: lock._waiting_writers == 1, "the second writer waits")
+    lock.release_write()
+    r.join(120)
+    w.join(120)
+    assert order == ["reader", "second writer"]
 
 
 class ReentrantCost:

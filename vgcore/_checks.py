@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from .errors import NonFiniteError
+from .reference import CrossEntropyCost, QuadraticCost
 
 #: Largest layer size: BLAS indexes with 32-bit ints.
 MAX_LAYER = 2**31 - 1
@@ -64,17 +65,41 @@ def check_dtype(dtype, name="dtype"):
 
 
 def check_cost(cost, name="cost"):
-    if not isinstance(cost, type):
-        if callable(getattr(cost, "fn", None)) and callable(getattr(cost, "delta", None)):
-            raise TypeError(f"{name} must be the cost class itself, not an instance: pass "
-                            f"{type(cost).__name__}, not {type(cost).__name__}()")
-        raise TypeError(f"{name} must be a class with static methods fn(a, y) and "
-                        f"delta(z, a, y) such as CrossEntropyCost, got {cost!r}")
+    """A cost: a class with ``fn(a, y)`` and ``delta(z, a, y)``, or an instance of one.
+
+    network2's costs are classes of static methods, so network2 works as
+    well when a script passes an instance (``CrossEntropyCost()``, as the
+    book's own scripts do); the object is kept as given and its ``fn`` and
+    ``delta`` are called through it.
+    """
+    if cost is CrossEntropyCost or cost is QuadraticCost:
+        return cost                        # the common case, quickly
     missing = [m for m in ("fn", "delta") if not callable(getattr(cost, m, None))]
     if missing:
-        raise TypeError(f"{name} {cost.__name__} lacks the static method(s) "
-                        f"{' and '.join(missing)}: a cost needs fn(a, y) and delta(z, a, y)")
+        if isinstance(cost, type):
+            raise TypeError(f"{name} {cost.__name__} lacks the static method(s) "
+                            f"{' and '.join(missing)}: a cost needs fn(a, y) and "
+                            f"delta(z, a, y)")
+        raise TypeError(f"{name} must be a class with static methods fn(a, y) and "
+                        f"delta(z, a, y) such as CrossEntropyCost (or an instance of "
+                        f"one), got {cost!r}")
     return cost
+
+
+def cost_name(cost):
+    """The name a cost is saved under: its class's name, for an instance too."""
+    return cost.__name__ if isinstance(cost, type) else type(cost).__name__
+
+
+def builtin_cost(cost):
+    """``CrossEntropyCost`` or ``QuadraticCost`` if ``cost`` is one of them or a
+    plain instance of one (the kernels compute those), else None."""
+    if cost is CrossEntropyCost or cost is QuadraticCost:
+        return cost
+    kind = type(cost)
+    if (kind is CrossEntropyCost or kind is QuadraticCost) and not vars(cost):
+        return kind
+    return None
 
 
 def check_real(value, name, minimum=0.0):
@@ -210,7 +235,7 @@ class CheckedCost:
         v = self.cost.fn(a, y)
         if isinstance(v, (bool, np.bool_)) or not isinstance(
                 v, (int, float, np.integer, np.floating, np.ndarray)) or np.size(v) != 1:
-            raise TypeError(f"cost {self.cost.__name__}.fn(a, y) must return a number, got "
+            raise TypeError(f"cost {cost_name(self.cost)}.fn(a, y) must return a number, got "
                             f"{type(v).__name__}")
         return float(np.asarray(v).reshape(()))
 
@@ -219,11 +244,11 @@ class CheckedCost:
         try:
             d = np.asarray(d, dtype=np.float64)
         except (TypeError, ValueError):
-            raise TypeError(f"cost {self.cost.__name__}.delta(z, a, y) must return an array "
+            raise TypeError(f"cost {cost_name(self.cost)}.delta(z, a, y) must return an array "
                             f"of numbers shaped like a {a.shape}, got "
                             f"{type(d).__name__}") from None
         if d.size != a.size:
-            raise ValueError(f"cost {self.cost.__name__}.delta(z, a, y) must return an array "
+            raise ValueError(f"cost {cost_name(self.cost)}.delta(z, a, y) must return an array "
                              f"shaped like a {a.shape}, got shape {d.shape}")
         return d.reshape(a.shape)
 

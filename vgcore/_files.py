@@ -6,9 +6,7 @@ report files.
 """
 import contextlib
 import errno
-import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -49,6 +47,7 @@ def atomic_write(path, write, what="the network"):
     tmp = None
     try:
         if fd is None:
+            import tempfile      # here: only where O_TMPFILE is missing
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".vgcore-", suffix=".json.tmp")
             if mode is None:
                 mode = 0o666 & ~umask()
@@ -82,6 +81,7 @@ def atomic_write_json(path, data, *, indent=None, end="", what="the network"):
     leave the previous file intact.  ``end`` is written after the JSON.
     """
     def write(f):
+        import json              # here, not at import: vgcore.network2 stays light
         json.dump(data, f, indent=indent, allow_nan=False)
         f.write(end)
     atomic_write(path, write, what)
@@ -147,6 +147,7 @@ def read_network(path, filename):
     with open(path, "rb") as f:
         raw = f.read()
     try:
+        import json
         data = json.loads(raw, parse_constant=reject_constant)
     except RecursionError:
         raise NetworkFileError(filename, "not a network2 JSON file (nested too "

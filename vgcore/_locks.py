@@ -2,6 +2,19 @@
 
 :func:`network_lock` gives a network its lock, created on first use and
 kept out of ``copy.deepcopy`` and ``pickle`` by ``Network.__getstate__``.
+
+Invariants of :class:`NetworkLock`:
+
+- many readers, or one writer (re-entrant for its own thread), never both
+  (except that the writing thread may also read);
+- fair to writers: once a writer waits, no NEW reader gets in (a thread
+  that already reads may read again, or it would wait for itself), so a
+  stream of readers cannot hold training off;
+- fair to readers: when a writer leaves, the readers that were waiting
+  then go in before the next writer, so a stream of writers cannot hold
+  them off either;
+- a thread that reads may not start writing (it would wait for itself):
+  ``RuntimeError``.
 """
 import threading
 
@@ -9,6 +22,7 @@ import threading
 LOCK_ATTRIBUTE = "_vgcore_lock"
 
 _LOCK_CREATION = threading.Lock()
+_get_ident = threading.get_ident
 
 
 def network_lock(net):
@@ -21,43 +35,65 @@ def network_lock(net):
 
 
 class NetworkLock:
-    """Many readers or one writer; re-entrant for the writing thread.
+    """Many readers or one writer; writers are not starved by readers.
 
-    A thread that holds the write lock may read and write again (a cost
-    class of your own may call ``net.feedforward`` during training).  A
-    thread that is reading may not start writing (it would wait for
-    itself): that raises ``RuntimeError``.  ``with lock.reading:`` and
-    ``with lock.writing(what):``.
+    ``with lock.reading:`` and ``with lock.writing(what):``.  A thread that
+    holds the write lock may read and write again (a cost class of your
+    own may call ``net.feedforward`` during training).  A thread that is
+    reading may not start writing: that raises ``RuntimeError``.
     """
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
-        self._writer = None
-        self._depth = 0
-        self._readers = {}
-        self.reading = _Reading(self)
+        self._mutex = threading.Lock()
+        self._changed = threading.Condition(self._mutex)
+        self._writer = None          # ident of the writing thread
+        self._depth = 0              # its re-entry depth
+        self._readers = {}           # ident -> read depth, of reading threads
+        self._waiting_writers = 0
+        self._waiting_readers = 0
+        self._readers_turn = False   # a writer left while readers waited
+        self.reading = self          # ``with lock.reading:``
 
     def acquire_read(self):
-        me = threading.get_ident()
-        with self._cond:
-            if self._writer != me:
-                while self._writer is not None:
-                    self._cond.wait()
-            self._readers[me] = self._readers.get(me, 0) + 1
+        me = _get_ident()
+        with self._mutex:
+            depth = self._readers.get(me)
+            if depth is not None:            # already reading: never wait
+                self._readers[me] = depth + 1
+                return
+            if self._writer is None and not self._waiting_writers or self._writer == me:
+                self._readers[me] = 1        # the common case: nobody writes
+                return
+            self._waiting_readers += 1
+            try:
+                while self._writer is not None or (self._waiting_writers
+                                                   and not self._readers_turn):
+                    self._changed.wait()
+            finally:
+                self._waiting_readers -= 1
+                if not self._waiting_readers:
+                    self._readers_turn = False
+            self._readers[me] = 1
 
     def release_read(self):
-        me = threading.get_ident()
-        with self._cond:
-            k = self._readers[me] - 1
-            if k:
-                self._readers[me] = k
-            else:
-                del self._readers[me]
-                self._cond.notify_all()
+        me = _get_ident()
+        with self._mutex:
+            depth = self._readers[me] - 1
+            if depth:
+                self._readers[me] = depth
+                return
+            del self._readers[me]
+            if not self._readers and self._waiting_writers:
+                self._changed.notify_all()
+
+    __enter__ = acquire_read
+
+    def __exit__(self, *exc):
+        self.release_read()
 
     def acquire_write(self, what):
-        me = threading.get_ident()
-        with self._cond:
+        me = _get_ident()
+        with self._mutex:
             if self._writer == me:
                 self._depth += 1
                 return
@@ -65,32 +101,25 @@ class NetworkLock:
                 raise RuntimeError(f"{what} was called while this thread is evaluating "
                                    f"the same network (from inside a cost's fn or "
                                    f"delta?); it would wait for itself")
-            while self._writer is not None or self._readers:
-                self._cond.wait()
+            self._waiting_writers += 1
+            try:
+                while (self._writer is not None or self._readers
+                       or (self._readers_turn and self._waiting_readers)):
+                    self._changed.wait()
+            finally:
+                self._waiting_writers -= 1
             self._writer, self._depth = me, 1
 
     def release_write(self):
-        with self._cond:
+        with self._mutex:
             self._depth -= 1
             if self._depth == 0:
                 self._writer = None
-                self._cond.notify_all()
+                self._readers_turn = self._waiting_readers > 0
+                self._changed.notify_all()
 
     def writing(self, what):
         return _Writing(self, what)
-
-
-class _Reading:
-    __slots__ = ("lock",)
-
-    def __init__(self, lock):
-        self.lock = lock
-
-    def __enter__(self):
-        self.lock.acquire_read()
-
-    def __exit__(self, *exc):
-        self.lock.release_read()
 
 
 class _Writing:
@@ -104,4 +133,3 @@ class _Writing:
 
     def __exit__(self, *exc):
         self.lock.release_write()
-

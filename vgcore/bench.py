@@ -94,26 +94,72 @@ def random_mnist_shaped(seed=0):
 
 
 # ---------------------------------------------------------------------------
-# The per-example baseline (network2's structure, for timing only)
+# The per-example baseline: network2 itself, written from SPEC.md
 # ---------------------------------------------------------------------------
+#
+# A TIMING BASELINE ONLY, never used for results: Nielsen's network2 as
+# SPEC.md describes it -- column vectors, one example at a time, the cost's
+# static fn/delta, sigmoid = 1/(1+exp(-z)) -- so that vgcore's per-call
+# overhead is measured against the program it replaces.  (The drop-in
+# tests compare results against tests/per_example.py, written separately.)
 
 def _sigmoid(z):
     import numpy as np
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def _sigmoid_prime(z):
+    return _sigmoid(z) * (1 - _sigmoid(z))
+
+
+class Network2QuadraticCost:
+    """network2's ``QuadraticCost`` (baseline)."""
+
+    @staticmethod
+    def fn(a, y):
+        import numpy as np
+        return 0.5 * np.linalg.norm(a - y) ** 2
+
+    @staticmethod
+    def delta(z, a, y):
+        return (a - y) * _sigmoid_prime(z)
+
+
+class Network2CrossEntropyCost:
+    """network2's ``CrossEntropyCost`` (baseline)."""
+
+    @staticmethod
+    def fn(a, y):
+        import numpy as np
+        return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
+
+    @staticmethod
+    def delta(z, a, y):
+        return a - y
+
+
+def _vectorized_result(j):
+    import numpy as np
+    e = np.zeros((10, 1))
+    e[j] = 1.0
+    return e
+
+
 class PerExampleNetwork:
     """network2's per-example algorithm with ``(n, 1)`` column vectors.
 
-    A TIMING BASELINE ONLY: the loop structure of the book's ``network2.py``
-    (``update_mini_batch`` calls ``backprop`` once per example and adds the
-    gradients up), with cross-entropy cost.  It is not used for results.
+    A TIMING BASELINE ONLY (see above): network2's ``feedforward``,
+    ``backprop``, ``update_mini_batch``, ``accuracy`` and ``total_cost``,
+    for the parameters given (copied), with network2's cross-entropy cost
+    unless ``cost`` says otherwise.
     """
 
-    def __init__(self, weights, biases):
+    def __init__(self, weights, biases, cost=Network2CrossEntropyCost):
         import numpy as np
         self.weights = [np.array(w) for w in weights]
         self.biases = [np.array(b).reshape(-1, 1) for b in biases]
+        self.num_layers = len(self.weights) + 1
+        self.cost = cost
 
     def feedforward(self, a):
         import numpy as np
@@ -133,45 +179,58 @@ class PerExampleNetwork:
             zs.append(z)
             activation = _sigmoid(z)
             activations.append(activation)
-        delta = activations[-1] - y            # CrossEntropyCost.delta
+        delta = (self.cost).delta(zs[-1], activations[-1], y)
         nabla_b[-1] = delta
         nabla_w[-1] = np.dot(delta, activations[-2].transpose())
-        for l in range(2, len(self.weights) + 1):
-            sp = _sigmoid(zs[-l]) * (1 - _sigmoid(zs[-l]))
+        for l in range(2, self.num_layers):
+            z = zs[-l]
+            sp = _sigmoid_prime(z)
             delta = np.dot(self.weights[-l + 1].transpose(), delta) * sp
             nabla_b[-l] = delta
             nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())
-        return nabla_b, nabla_w
+        return (nabla_b, nabla_w)
 
     def update_mini_batch(self, mini_batch, eta, lmbda, n):
         import numpy as np
         nabla_b = [np.zeros(b.shape) for b in self.biases]
         nabla_w = [np.zeros(w.shape) for w in self.weights]
         for x, y in mini_batch:
-            dnb, dnw = self.backprop(x, y)
-            nabla_b = [nb + d for nb, d in zip(nabla_b, dnb)]
-            nabla_w = [nw + d for nw, d in zip(nabla_w, dnw)]
-        m = len(mini_batch)
-        self.weights = [(1 - eta * (lmbda / n)) * w - (eta / m) * nw
+            delta_nabla_b, delta_nabla_w = self.backprop(x, y)
+            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b)]
+            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]
+        self.weights = [(1 - eta * (lmbda / n)) * w - (eta / len(mini_batch)) * nw
                         for w, nw in zip(self.weights, nabla_w)]
-        self.biases = [b - (eta / m) * nb for b, nb in zip(self.biases, nabla_b)]
+        self.biases = [b - (eta / len(mini_batch)) * nb
+                       for b, nb in zip(self.biases, nabla_b)]
 
     def sgd_epoch(self, pairs, mini_batch_size, eta, lmbda, n):
         for k in range(0, len(pairs), mini_batch_size):
             self.update_mini_batch(pairs[k:k + mini_batch_size], eta, lmbda, n)
 
-    def evaluate(self, pairs, lmbda):
-        """``(n_correct, total cross-entropy cost)``, network2's two passes."""
+    def accuracy(self, data, convert=False):
         import numpy as np
-        correct = sum(int(np.argmax(self.feedforward(x)) == np.argmax(y)) for x, y in pairs)
+        if convert:
+            results = [(np.argmax(self.feedforward(x)), np.argmax(y)) for (x, y) in data]
+        else:
+            results = [(np.argmax(self.feedforward(x)), y) for (x, y) in data]
+        return sum(int(x == y) for (x, y) in results)
+
+    def total_cost(self, data, lmbda, convert=False):
+        import numpy as np
         cost = 0.0
+        for x, y in data:
+            a = self.feedforward(x)
+            if convert:
+                y = _vectorized_result(y)
+            cost += self.cost.fn(a, y) / len(data)
+        cost += 0.5 * (lmbda / len(data)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
+        return cost
+
+    def evaluate(self, pairs, lmbda):
+        """``(n_correct, total cost)`` of one-hot pairs: network2's two passes."""
+        import numpy as np
         with np.errstate(divide="ignore", invalid="ignore"):
-            for x, y in pairs:
-                a = self.feedforward(x)
-                cost += np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
-        cost /= len(pairs)
-        cost += 0.5 * (lmbda / len(pairs)) * sum(np.linalg.norm(w) ** 2 for w in self.weights)
-        return correct, cost
+            return self.accuracy(pairs, convert=True), self.total_cost(pairs, lmbda)
 
 
 def _pairs(X, Y, idx):
@@ -317,7 +376,10 @@ _SPECS = [
     ("[784,100,10] mb100", [784, 100, 10], 100, "float64", None),
 ]
 _EVAL_NAME = "evaluate 10k"
-_CASE_NAMES = [spec[0] for spec in _SPECS] + [_EVAL_NAME]
+_PER_CALL_NAME = "per call"
+_STARTUP_NAME = "start-up"
+_KERNEL_CASES = [spec[0] for spec in _SPECS] + [_EVAL_NAME]
+_CASE_NAMES = _KERNEL_CASES + [_PER_CALL_NAME, _STARTUP_NAME]
 
 
 def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_example,
@@ -561,7 +623,8 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None
     chosen = _chosen_cases(_CASE_NAMES, only)
     # Load SciPy's BLAS (used by the kernels) BEFORE limiting the threads:
     # threadpoolctl only limits the libraries loaded when the limit is set.
-    from . import kernels  # noqa: F401
+    from ._lazy import load_blas
+    load_blas()
 
     repeat = repeat or (2 if quick else 5)
     data_dir = data_dir or os.environ.get("VGCORE_MNIST")
@@ -601,59 +664,290 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None
         report["threadpools"] = [{k: d.get(k) for k in ("prefix", "version",
                                   "num_threads", "architecture")}
                                  for d in threadpool_info()]
-        rates = {"float64": gemm_rate(np.float64), "float32": gemm_rate(np.float32)}
-        report["gemm_gflops"] = {k: v / 1e9 for k, v in rates.items()}
-        out(f"{threads} BLAS thread(s); GEMM rate (2048^3 numpy matmul, best CPU time): "
-            f"float64 {rates['float64'] / 1e9:.1f} GFLOP/s, "
-            f"float32 {rates['float32'] / 1e9:.1f} GFLOP/s; median of {repeat} runs, "
-            f"kernel and reference runs interleaved")
-        out("")
-        R = report["results"]
-        fb_epochs = 10 if quick else 50
-        specs = [(name, sizes, mbs, np.dtype(dt).type, n_epoch if n is None else n,
-                  fb_epochs if n is not None else 1)
-                 for name, sizes, mbs, dt, n in _SPECS if name in chosen]
-        header = (f"{'case':<22}{'dtype':<8}{'work':<30}{'kernel s':>10}{'ref s':>10}"
-                  f"{'per-ex s':>11}{'ref/k':>8}{'pe/k':>8}{'floor s':>9}{'k/floor':>9}"
-                  f"{'k/floor~':>9}")
-        out(header)
-        out("-" * len(header))
-        for name, sizes, mbs, dt, n, ep in specs:
-            r = _sgd_case(name, sizes, mbs, dt, data, n, ep, repeat,
-                          cap if dt == np.float64 else 0, rates)
-            R.append(r)
-            out(_row(r))
-        if _EVAL_NAME in chosen:
-            r = _eval_case(data, repeat, cap, rates)
-            R.append(r)
-            out(_row(r))
-        speeds = [r["machine_speed"] for r in R]
-        report["machine_speed_min"] = min(speeds)
-        out("machine speed during each case (2048^3 products interleaved with its runs, "
-            "over the best at the\n start; 1.00 = as fast as at its best): "
-            + ", ".join(f"{s:.2f}" for s in speeds))
-        if min(speeds) < SLOW_MACHINE:
-            out(f"WARNING: some cases ran while the machine was below {SLOW_MACHINE:.0%} of "
-                f"its best speed (other\n tenants or processes): their k/floor is "
-                f"pessimistic; k/floor~ compares with the machine as it was")
-        out("")
-        out("The same runs in CPU time of the benchmarking thread (what each run "
-            "cost; the wall\ntimes above also hold any wait for a core taken by "
-            "other processes):")
-        out(header.replace("kernel s", "kernel cpu").replace("  ref s", "ref cpu"))
-        out("-" * len(header))
-        for r in R:
-            out(_row(r, "cpu_"))
-        out("")
-        if only is None:
-            _other_cases(data, n_epoch, quick, repeat, report, out)
-        out("(* per-example time measured on a part of the work and scaled linearly)")
-        out("(k/floor: kernel time over the case's FLOPs at the GEMM rate above, the best "
-            "of 7 at the\n start; k/floor~: median over the kernel's runs of its time over "
-            "the FLOPs at the rate of\n the 2048^3 product run right after it)")
+        if any(name in chosen for name in _KERNEL_CASES):
+            _kernel_tables(data, chosen, quick, repeat, threads, cap, n_epoch, report, out)
+            if only is None:
+                _other_cases(data, n_epoch, quick, repeat, report, out)
+            out("(* per-example time measured on a part of the work and scaled linearly)")
+            out("(k/floor: kernel time over the case's FLOPs at the GEMM rate above, the "
+                "best of 7 at the\n start; k/floor~: median over the kernel's runs of its "
+                "time over the FLOPs at the rate of\n the 2048^3 product run right after "
+                "it)")
+            out("")
+        if _PER_CALL_NAME in chosen:
+            report["per_call"] = _per_call_cases(data, quick, repeat, out)
+            out("")
+        if _STARTUP_NAME in chosen:
+            report["startup"] = _startup_cases(mnist, quick, repeat, out)
+            out("")
     report["loadavg_end"] = _loadavg()
     out(f"load average at start {load0}, at end {report['loadavg_end']}")
     return report
+
+
+def _kernel_tables(data, chosen, quick, repeat, threads, cap, n_epoch, report, out):
+    """The two tables of the kernels against the reference and network2."""
+    import numpy as np
+
+    rates = {"float64": gemm_rate(np.float64), "float32": gemm_rate(np.float32)}
+    report["gemm_gflops"] = {k: v / 1e9 for k, v in rates.items()}
+    out(f"{threads} BLAS thread(s); GEMM rate (2048^3 numpy matmul, best CPU time): "
+        f"float64 {rates['float64'] / 1e9:.1f} GFLOP/s, "
+        f"float32 {rates['float32'] / 1e9:.1f} GFLOP/s; median of {repeat} runs, "
+        f"kernel and reference runs interleaved")
+    out("")
+    R = report["results"]
+    fb_epochs = 10 if quick else 50
+    specs = [(name, sizes, mbs, np.dtype(dt).type, n_epoch if n is None else n,
+              fb_epochs if n is not None else 1)
+             for name, sizes, mbs, dt, n in _SPECS if name in chosen]
+    header = (f"{'case':<22}{'dtype':<8}{'work':<30}{'kernel s':>10}{'ref s':>10}"
+              f"{'per-ex s':>11}{'ref/k':>8}{'pe/k':>8}{'floor s':>9}{'k/floor':>9}"
+              f"{'k/floor~':>9}")
+    out(header)
+    out("-" * len(header))
+    for name, sizes, mbs, dt, n, ep in specs:
+        r = _sgd_case(name, sizes, mbs, dt, data, n, ep, repeat,
+                      cap if dt == np.float64 else 0, rates)
+        R.append(r)
+        out(_row(r))
+    if _EVAL_NAME in chosen:
+        r = _eval_case(data, repeat, cap, rates)
+        R.append(r)
+        out(_row(r))
+    speeds = [r["machine_speed"] for r in R]
+    report["machine_speed_min"] = min(speeds)
+    out("machine speed during each case (2048^3 products interleaved with its runs, "
+        "over the best at the\n start; 1.00 = as fast as at its best): "
+        + ", ".join(f"{s:.2f}" for s in speeds))
+    if min(speeds) < SLOW_MACHINE:
+        out(f"WARNING: some cases ran while the machine was below {SLOW_MACHINE:.0%} of "
+            f"its best speed (other\n tenants or processes): their k/floor is "
+            f"pessimistic; k/floor~ compares with the machine as it was")
+    out("")
+    out("The same runs in CPU time of the benchmarking thread (what each run "
+        "cost; the wall\ntimes above also hold any wait for a core taken by "
+        "other processes):")
+    out(header.replace("kernel s", "kernel cpu").replace("  ref s", "ref cpu"))
+    out("-" * len(header))
+    for r in R:
+        out(_row(r, "cpu_"))
+    out("")
+
+
+# ---------------------------------------------------------------------------
+# Per call and start-up: vgcore.network2 against network2 (the baseline above)
+# ---------------------------------------------------------------------------
+
+#: The network of the per-call cases: the book's learning-speed script's.
+PER_CALL_SIZES = [784, 30, 30, 10]
+
+
+def _per_call_cases(data, quick, repeat, out):
+    """Time the calls a script makes one example (or a few) at a time.
+
+    Each case runs ``number`` calls of vgcore's and then ``number`` of the
+    network2 baseline's, ``repeat`` times (at least 5) interleaved; per call
+    the median time, and the median over the runs of their ratio.  The
+    inputs are network2's: ``x`` a float32 ``(784, 1)`` image as
+    ``load_data_wrapper`` gives it, ``y`` a float64 one-hot column, labels
+    numpy ints.
+    """
+    import numpy as np
+    from . import network2 as vg
+
+    X, labels = data["X"][np.float32], data["labels"]
+    np.random.seed(0)
+    net = vg.Network(PER_CALL_SIZES)
+    base = PerExampleNetwork(net.weights, net.biases)
+    x = X[0].reshape(784, 1)
+    y = vg.vectorized_result(int(labels[0]))
+    batch = [(X[i].reshape(784, 1), vg.vectorized_result(int(labels[i]))) for i in range(10)]
+    few = [(X[i].reshape(784, 1), labels[i]) for i in range(5)]
+    a = net.feedforward(x)
+    z = np.linspace(-3, 3, 10).reshape(10, 1)
+    ce, q = vg.CrossEntropyCost, vg.QuadraticCost
+    bce, bq = Network2CrossEntropyCost, Network2QuadraticCost
+    cases = [
+        ("feedforward(x)", lambda: net.feedforward(x), lambda: base.feedforward(x), 2000),
+        ("backprop(x, y)", lambda: net.backprop(x, y), lambda: base.backprop(x, y), 500),
+        ("update_mini_batch, 10 pairs",
+         lambda: net.update_mini_batch(batch, 0.1, 5.0, 50_000),
+         lambda: base.update_mini_batch(batch, 0.1, 5.0, 50_000), 50),
+        ("accuracy, 5 pairs", lambda: net.accuracy(few), lambda: base.accuracy(few), 500),
+        ("total_cost, 5 pairs", lambda: net.total_cost(few, 5.0, convert=True),
+         lambda: base.total_cost(few, 5.0, convert=True), 200),
+        ("CrossEntropyCost.fn", lambda: ce.fn(a, y), lambda: bce.fn(a, y), 5000),
+        ("CrossEntropyCost.delta", lambda: ce.delta(z, a, y), lambda: bce.delta(z, a, y),
+         20000),
+        ("QuadraticCost.fn", lambda: q.fn(a, y), lambda: bq.fn(a, y), 10000),
+        ("QuadraticCost.delta", lambda: q.delta(z, a, y), lambda: bq.delta(z, a, y), 5000),
+    ]
+    runs = max(repeat, 5)
+    scale = 0.2 if quick else 1.0
+    out(f"Per call: vgcore.network2 against network2 ({PER_CALL_SIZES}, float64; x float32 "
+        f"as load_data_wrapper gives it;\n median of {runs} interleaved runs; CPU time of "
+        f"this thread)")
+    header = f"{'call':<30}{'network2 us':>13}{'vgcore us':>11}{'network2/vgcore':>17}"
+    out(header)
+    out("-" * len(header))
+    results = []
+    for name, mine, theirs, number in cases:
+        number = max(1, int(number * scale))
+        mine()
+        theirs()                                     # warm: first calls load things
+        t_mine, t_theirs = [], []
+        for _ in range(runs):
+            for fn, times in ((mine, t_mine), (theirs, t_theirs)):
+                c0 = time.thread_time()
+                for _ in range(number):
+                    fn()
+                times.append((time.thread_time() - c0) / number)
+        ratio = statistics.median(b / a for a, b in zip(t_mine, t_theirs))
+        r = {"call": name, "calls_per_run": number, "runs": runs,
+             "network2_us": 1e6 * statistics.median(t_theirs),
+             "vgcore_us": 1e6 * statistics.median(t_mine), "network2_over_vgcore": ratio,
+             "runs_network2_s": t_theirs, "runs_vgcore_s": t_mine}
+        results.append(r)
+        out(f"{name:<30}{r['network2_us']:>13.2f}{r['vgcore_us']:>11.2f}{ratio:>17.2f}")
+    return results
+
+
+_IMPORT_PROBE = ("import sys, time; t = time.perf_counter(); import {module}; "
+                 "print(time.perf_counter() - t, 'scipy' in sys.modules)")
+
+
+def _import_time(module, runs):
+    """Median seconds of ``import module`` in fresh interpreters (the import
+    alone, not the interpreter's start), and whether SciPy got loaded."""
+    import subprocess
+
+    times, scipy = [], False
+    for _ in range(runs):
+        r = subprocess.run([sys.executable, "-c", _IMPORT_PROBE.format(module=module)],
+                           capture_output=True, text=True, check=True)
+        t, loaded = r.stdout.split()
+        times.append(float(t))
+        scipy = scipy or loaded == "True"
+    return statistics.median(times), scipy
+
+
+_LOAD_PROBE = ("import sys, time; from vgcore import bench, mnist_loader; "
+               "t, c = time.perf_counter(), time.process_time(); {call}(sys.argv[1]); "
+               "print(time.perf_counter() - t, time.process_time() - c)")
+
+
+def _load_times(path, runs):
+    """``load_data_wrapper(path)`` in fresh interpreters, as a script's
+    start-up pays it: network2's loader and vgcore's alternately, ``runs``
+    each.  Returns ``{"network2": (walls, cpus), "vgcore": (walls, cpus)}``
+    (CPU time of the process: what the load cost, page faults included,
+    without the waits for a core that a shared machine adds)."""
+    import subprocess
+
+    calls = {"network2": "bench._nielsen_load_data_wrapper",
+             "vgcore": "mnist_loader.load_data_wrapper"}
+    times = {k: ([], []) for k in calls}
+    for _ in range(runs):
+        for k, call in calls.items():
+            r = subprocess.run([sys.executable, "-c", _LOAD_PROBE.format(call=call), path],
+                               capture_output=True, text=True, check=True)
+            wall, cpu = map(float, r.stdout.split())
+            times[k][0].append(wall)
+            times[k][1].append(cpu)
+    return times
+
+
+def _nielsen_load_data_wrapper(path):
+    """network2's mnist_loader (the Python 3 ports'): the baseline."""
+    import pickle
+
+    import numpy as np
+
+    with gzip.open(path, "rb") as f:
+        tr_d, va_d, te_d = pickle.load(f, encoding="latin1")
+    training_inputs = [np.reshape(x, (784, 1)) for x in tr_d[0]]
+    training_results = [_vectorized_result(y) for y in tr_d[1]]
+    training_data = list(zip(training_inputs, training_results))
+    validation_inputs = [np.reshape(x, (784, 1)) for x in va_d[0]]
+    validation_data = list(zip(validation_inputs, va_d[1]))
+    test_inputs = [np.reshape(x, (784, 1)) for x in te_d[0]]
+    test_data = list(zip(test_inputs, te_d[1]))
+    return training_data, validation_data, test_data
+
+
+def _startup_cases(mnist, quick, repeat, out):
+    """What a short script pays before its first epoch, against network2:
+    the import, ``load_data_wrapper()`` on Nielsen's ``mnist.pkl.gz``
+    (rebuilt from the IDX files into a temporary folder), and one epoch
+    through ``network2.SGD`` from the list of pairs against the arrays."""
+    import contextlib
+    import io
+    import tempfile
+
+    import numpy as np
+    from . import datasets
+    from . import mnist_loader as ml
+    from . import network2 as vg
+    from ._py2pickle import write_nielsen_pickle
+
+    runs = max(repeat, 3 if quick else 7)
+    r = {}
+    r["import_vgcore_network2_s"], r["import_loads_scipy"] = _import_time(
+        "vgcore.network2", runs)
+    r["import_numpy_s"] = _import_time("numpy", runs)[0]
+    out(f"Start-up (medians of {runs} runs):")
+    out(f"  import vgcore.network2: {r['import_vgcore_network2_s']:.3f} s in a fresh "
+        f"interpreter (numpy alone, network2's own import: {r['import_numpy_s']:.3f} s); "
+        f"SciPy loaded: {'yes' if r['import_loads_scipy'] else 'no'}")
+
+    Xtr, ytr, Xte, yte = mnist
+    splits = ((Xtr, ytr), (Xte, yte), (Xte, yte))     # validation stands in for itself
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "mnist.pkl.gz")
+        write_nielsen_pickle(path, splits, level=1 if quick else 6)
+        load_runs = 1 if quick else 5
+        times = _load_times(path, load_runs)
+    for k in ("network2", "vgcore"):
+        r[f"load_{k}_s"] = statistics.median(times[k][0])
+        r[f"load_{k}_cpu_s"] = statistics.median(times[k][1])
+        r[f"runs_load_{k}_s"], r[f"runs_load_{k}_cpu_s"] = times[k]
+    r["load_vgcore_over_network2"] = r["load_vgcore_s"] / r["load_network2_s"]
+    r["load_vgcore_over_network2_cpu"] = r["load_vgcore_cpu_s"] / r["load_network2_cpu_s"]
+    out(f"  load_data_wrapper() of mnist.pkl.gz, medians of {load_runs} fresh processes each "
+        f"(alternating): network2 {r['load_network2_s']:.2f} s, vgcore "
+        f"{r['load_vgcore_s']:.2f} s, vgcore/network2 {r['load_vgcore_over_network2']:.2f} "
+        f"(CPU time: {r['load_network2_cpu_s']:.2f} s, {r['load_vgcore_cpu_s']:.2f} s, "
+        f"{r['load_vgcore_over_network2_cpu']:.2f})")
+
+    n = 10_000 if quick else 50_000
+    X, labels = Xtr[:n], ytr[:n].astype(np.int64)
+    pairs = list(zip(X.reshape(n, 784, 1), (vg.vectorized_result(int(k)) for k in labels)))
+    np.random.seed(0)
+    net = vg.Network([784, 30, 10])
+    datasets.clear_cache()
+
+    def epoch(data):
+        with contextlib.redirect_stdout(io.StringIO()):
+            t0 = time.perf_counter()
+            net.SGD(data, 1, 10, 0.1, lmbda=5.0)
+            return time.perf_counter() - t0
+
+    r["list_first_epoch_s"] = epoch(pairs)          # converts the list once
+    t_list, t_arrays = [], []
+    for _ in range(runs):
+        t_list.append(epoch(pairs))
+        t_arrays.append(epoch((X, labels)))
+    datasets.clear_cache()
+    r["epoch_list_s"] = statistics.median(t_list)
+    r["epoch_arrays_s"] = statistics.median(t_arrays)
+    r["list_over_arrays"] = statistics.median(a / b for a, b in zip(t_list, t_arrays))
+    r["runs_epoch_list_s"], r["runs_epoch_arrays_s"] = t_list, t_arrays
+    out(f"  one epoch of [784,30,10] mb10 on {n:,} images, network2.SGD(data, 1, ...) "
+        f"once per epoch: list of pairs {r['epoch_list_s']:.3f} s, (X, labels) "
+        f"{r['epoch_arrays_s']:.3f} s: list/arrays {r['list_over_arrays']:.2f} "
+        f"(first call on the list, converting it: {r['list_first_epoch_s']:.3f} s)")
+    return r
 
 
 def _other_cases(data, n_epoch, quick, repeat, report, out):
@@ -737,23 +1031,52 @@ def _configure(p):
                    help="folder of the MNIST IDX .gz files (default $VGCORE_MNIST)")
     p.add_argument("--only", default=None, metavar="TEXT",
                    help="run only the case named TEXT, or else those whose name "
-                        "contains it (e.g. 'mb100')")
+                        "contains it (e.g. 'mb100', 'per call', 'start-up')")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write the results to FILE as JSON")
     return p
 
 
-def _main_args(args):
+def _argument_problem(args):
+    """What is wrong with the command line, or None: checked before anything
+    runs (an hour of benchmarks must not end in a traceback)."""
     try:
         _chosen_cases(_CASE_NAMES, args.only)
     except ValueError as e:
-        print(f"vgcore bench: error: {e}", file=sys.stderr)
+        return str(e)
+    if args.repeat is not None and args.repeat < 1:
+        return f"--repeat must be >= 1, got {args.repeat}"
+    if args.threads < 1:
+        return f"--threads must be >= 1, got {args.threads}"
+    if args.data is not None and not os.path.isdir(args.data):
+        return f"--data {args.data}: not a folder (give the folder of the MNIST IDX .gz files)"
+    if args.json is not None:
+        target = os.path.abspath(args.json)
+        folder = os.path.dirname(target)
+        if os.path.isdir(target):
+            return f"--json {args.json}: is a folder; give a file name"
+        if not os.path.isdir(folder):
+            return f"--json {args.json}: no folder {folder} to write it in"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"--json {args.json}: cannot write in {folder} (permission denied)"
+    return None
+
+
+def _main_args(args):
+    problem = _argument_problem(args)
+    if problem:
+        print(f"vgcore bench: error: {problem}", file=sys.stderr)
         return 2
     report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
                  data_dir=args.data, only=args.only)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(report, f, indent=1)
+        except OSError as e:
+            print(f"vgcore bench: error: cannot write {args.json}: {e.strerror or e}",
+                  file=sys.stderr)
+            return 1
         print(f"results written to {args.json}")
     return 0
 

@@ -200,6 +200,8 @@ def _single_thread_blas():
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is optional
         return None
+    from ._lazy import load_blas
+    load_blas()          # the limit reaches only the BLAS libraries loaded by now
     return threadpool_limits(limits=1)
 
 
@@ -304,10 +306,10 @@ def run(settings, out, data_spec=None):
     t_start = time.perf_counter()
     timing = {}
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
 
     t0 = time.perf_counter()
     (training, validation, _test), source, is_full = load_chapter5_data(data_spec)
+    out.mkdir(parents=True, exist_ok=True)      # only once the data are good
     Xtr, ytr = (np.asarray(a) for a in training)
     Xva, yva = (np.asarray(a) for a in validation)
     timing["load_data"] = time.perf_counter() - t0
@@ -1230,20 +1232,89 @@ def default_jobs():
         return max(1, os.cpu_count() or 1)
 
 
+#: What ``vgcore chapter5`` needs beyond the core: the ``[chapter5]`` extra.
+EXTRA_MODULES = ("tqdm", "matplotlib")
+
+
+def _missing_modules(names=EXTRA_MODULES):
+    """The modules of ``names`` that cannot be imported (not installed)."""
+    import importlib.util
+
+    missing = []
+    for name in names:
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):        # e.g. blocked: sys.modules[name] = None
+            missing.append(name)
+    return missing
+
+
+def _out_problem(out):
+    """Why the folder ``out`` cannot be created or written, or None.  Nothing
+    is created here."""
+    path = Path(out).absolute()
+    if path.exists():
+        if not path.is_dir():
+            return f"--out {out}: is a file, not a folder (give a folder; it is created " \
+                   f"if missing)"
+        folder = path
+    else:
+        folder = path.parent
+        while not folder.exists():
+            folder = folder.parent
+        if not folder.is_dir():
+            return f"--out {out}: {folder} is a file, so no folder can be made under it"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"--out {out}: cannot write in {folder} (permission denied); give a " \
+               f"folder you may write to"
+    return None
+
+
+def _data_problem(spec):
+    """Why ``--data spec`` holds no MNIST, or None (the files are read later)."""
+    if spec is None or str(spec).lower() == "sample":
+        return None
+    from . import mnist_loader
+
+    try:
+        mnist_loader.find_data(spec, download=False)
+    except mnist_loader.MNISTNotFoundError as e:
+        why = e.searched[0].rsplit(": ", 1)[-1] if e.searched else "not found"
+        return (f"--data {spec}: {why}; give a folder of the four MNIST IDX files, "
+                f"Nielsen's mnist.pkl.gz, or 'sample'")
+    return None
+
+
+def _error(message, code):
+    print(f"vgcore chapter5: error: {message}", file=sys.stderr)
+    return code
+
+
 def _cli(args):
+    """Check everything that can be checked before anything is created or
+    computed: one line on stderr and exit code 2 for a bad input, 1 for a
+    failure during the run."""
     try:
         jobs = args.jobs if args.jobs is not None else default_jobs()
         settings = Settings(seeds=args.seeds, epochs=args.epochs, lmbda=args.lmbda,
                             epochs_speed=args.epochs_speed, init_seeds=args.init_seeds,
                             jobs=jobs, quick=args.quick, progress=not args.no_progress)
     except ValueError as e:
-        print(f"vgcore chapter5: error: {e}", file=sys.stderr)
-        return 2
+        return _error(e, 2)
+    missing = _missing_modules()
+    if missing:
+        return _error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+                      f"installed (the [chapter5] extra): pip install \"vgcore[chapter5]\"", 2)
+    problem = _data_problem(args.data) or _out_problem(args.out)
+    if problem:
+        return _error(problem, 2)
     try:
         run(settings, args.out, data_spec=args.data)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"vgcore chapter5: error: {e}", file=sys.stderr)
-        return 1
+    except OSError as e:                   # e.g. the disk filled up
+        return _error(f"{e.strerror or e}: {e.filename}" if e.filename else e, 1)
+    except ValueError as e:                # MNISTFormatError is one
+        return _error(e, 1)
     except KeyboardInterrupt:
         print("vgcore chapter5: interrupted; the results folder is incomplete",
               file=sys.stderr)

@@ -45,8 +45,11 @@ import threading
 
 import numpy as np
 
-from . import _kernels
 from . import reference as ref
+from ._lazy import LazyModule
+
+# the extension loads SciPy's BLAS: imported at the first compiled call
+_kernels = LazyModule("vgcore._kernels", globals(), "_kernels")
 
 __all__ = ["sgd_epoch", "backprop", "feedforward", "evaluate", "mean_nabla_b",
            "set_blas_threads"]
@@ -399,8 +402,10 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
         correct, c = _kernels.evaluate(ws, bs, X, Y, code)
     if N == 0:
         return 0, float("nan")
-    l2 = sum(float(np.sum(w * w)) for w in ws)
-    return int(correct), float(c / N + 0.5 * (lmbda / N) * l2)
+    cost = c / N
+    if lmbda:     # only when it contributes: 0 * (an overflowed sum) would be NaN
+        cost += 0.5 * (lmbda / N) * sum(float(np.sum(w * w)) for w in ws)
+    return int(correct), float(cost)
 
 
 def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost):

@@ -18,11 +18,16 @@ trajectory up to floating-point summation order.
 What happens underneath is different: the whole mini-batch goes through
 the network as one matrix, in compiled kernels (:mod:`vgcore.kernels`)
 that run a whole stretch of mini-batches without returning to Python.
-This module holds no numerical code itself: it converts the data once
-(:mod:`vgcore.datasets`) and delegates the mathematics to the kernels, or,
-for a cost class of your own, to the numpy reference
-(:mod:`vgcore.reference`), which calls your ``fn`` and ``delta`` one
-example at a time as network2 does.
+Calls on one example or a few (``backprop(x, y)``, ``feedforward(x)``,
+``accuracy``/``total_cost`` of a handful of pairs) go to small compiled
+kernels that read the parameters in place (``vgcore._small``).  This
+module holds no numerical code itself: it converts the data
+(:mod:`vgcore.datasets`; a list of pairs once, reused while the list holds
+the same pairs) and delegates the mathematics to the kernels, or, for a
+cost class of your own, to the numpy reference (:mod:`vgcore.reference`),
+which calls your ``fn`` and ``delta`` one example at a time as network2
+does.  The compiled kernels, and SciPy's BLAS with them, are loaded at the
+first call that needs them, so ``import vgcore.network2`` stays quick.
 
 Deliberate differences from network2
 ------------------------------------
@@ -36,7 +41,11 @@ Deliberate differences from network2
 - ``SGD`` also accepts a tuple ``(X, labels)`` of arrays (the fast path).
 - ``SGD`` updates copies of the parameter arrays in place and puts them
   in ``self.weights`` and ``self.biases``; like network2 it never writes
-  to arrays you handed it, and never reorders your training list.
+  to arrays you handed it.  Like network2 it shuffles your training
+  *list* in place (``random.shuffle``, once per epoch), so a second
+  ``SGD`` on the same list starts from the order the first one left; a
+  ``zip`` or other iterable is copied into a list first, as the Python 3
+  ports do.
 
 - Bad input raises instead of producing garbage: every public method
   checks its arguments and the network's parameters (which scripts may
@@ -62,7 +71,9 @@ NaN or infinity raise :class:`~vgcore.errors.NonFiniteError` (a
 - ``sizes``: at least two layers, each a positive ``int`` (numpy ints
   too; not ``bool``, not ``float`` even if whole, like ``3.0``) below
   2**31 (the BLAS index limit).
-- ``cost``: a class with callable ``fn`` and ``delta`` (not an instance).
+- ``cost``: a class with callable ``fn`` and ``delta``, or an instance of
+  one (network2's are static methods, so ``CrossEntropyCost()`` works
+  there too); it is kept as given, and saved under its class's name.
 - ``epochs >= 0``, ``mini_batch_size >= 1``, ``early_stopping_n >= 0``,
   ``n >= 1``: ints.  ``eta >= 0`` and ``lmbda >= 0``: finite real numbers
   (a negative learning rate or regularisation is refused: it would climb
@@ -75,7 +86,13 @@ NaN or infinity raise :class:`~vgcore.errors.NonFiniteError` (a
   ``sizes``-shaped arrays of real numbers, finite.  Any memory layout,
   dtype, writeability is fine: they are converted (copied) to
   C-contiguous arrays of the network's dtype when needed, and training
-  works on copies.
+  works on copies.  Nothing about them is remembered between calls: a
+  call on one example or a few checks the arrays' kind and shapes and
+  finds a NaN or infinity through the weighted inputs ``z`` it computes
+  (any non-finite weight, bias or input makes some ``z`` non-finite), and
+  only then checks everything to say which array it was; so a value
+  changed in place (``net.weights[0][3, 5] = np.nan``) is caught by the
+  very next call.
 - Results: a public method never returns NaN or infinity.  When finite
   inputs and weights are so large that the computation overflows float64,
   it raises :class:`~vgcore.errors.NonFiniteError` instead.
@@ -105,8 +122,11 @@ A network may be shared by threads.  Reading methods (``feedforward``,
 exclusively: a second ``SGD`` on the same network waits until the first
 one has finished (the two runs happen one after the other, never
 interleaved), and readers wait for the end of training, so they always
-see a consistent network.  (Assigning ``net.weights`` from another thread
-while it trains is not protected: don't.)
+see a consistent network.  The lock is fair to training: once ``SGD``
+waits, new readers wait for it (threads that keep calling ``accuracy``
+cannot hold it off), and readers that were waiting when training ends go
+in before the next training call.  (Assigning ``net.weights`` from another
+thread while it trains is not protected: don't.)
 """
 import random
 
@@ -114,10 +134,13 @@ import numpy as np
 
 from . import _divergence, _files, _locks, kernels
 from . import reference as _ref
-from ._checks import (CheckedCost, as_columns, check_cost, check_dtype, check_n,
-                      check_on_divergence, check_parameters, check_path, check_real,
-                      check_result, check_sgd_args, check_sizes, nonfinite_layers)
-from .datasets import as_dataset, require_labels
+from ._checks import (CheckedCost, as_columns, builtin_cost, check_cost, check_dtype,
+                      check_n, check_on_divergence, check_parameters, check_path,
+                      check_real, check_result, check_sgd_args, check_sizes, cost_name,
+                      nonfinite_layers)
+from ._lazy import LazyModule
+from .datasets import (as_dataset, as_row, cached_dataset, one_hot, require_labels,
+                       small_rows)
 from .errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                      NonFiniteError)
 from .reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
@@ -132,6 +155,13 @@ __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load",
 #: and the parameters are checked for NaN/infinity.
 _CHUNK_EXAMPLES = 2048
 
+#: Calls on at most this many examples go to the small-call kernels, which
+#: read the parameters in place (``vgcore._small``; measured: below ~30
+#: examples they beat ``vgcore.kernels``, whose every call first copies the
+#: weights transposed).  They load SciPy's BLAS: imported at the first call.
+_SMALL_ROWS = 32
+_small = LazyModule("vgcore._small", globals(), "_small")
+
 
 class Network:
     """A feedforward network of sigmoid neurons, trained by SGD.
@@ -140,8 +170,9 @@ class Network:
     is a network with 784 inputs, one hidden layer of 30 neurons and 10
     outputs.  ``cost`` is ``CrossEntropyCost`` (default), ``QuadraticCost``
     or a class of your own with static methods ``fn(a, y)`` and
-    ``delta(z, a, y)``.  ``dtype`` (keyword-only) is ``np.float64`` (as
-    network2) or ``np.float32`` (faster, less precise).
+    ``delta(z, a, y)`` -- or an instance of one, as network2 allows.
+    ``dtype`` (keyword-only) is ``np.float64`` (as network2) or
+    ``np.float32`` (faster, less precise).
     """
 
     def __init__(self, sizes, cost=CrossEntropyCost, *, dtype=np.float64):
@@ -208,6 +239,9 @@ class Network:
         ``784`` values gives a 1-D output.
         """
         with self._lock().reading:
+            out = self._small_feedforward(a)
+            if out is not None:
+                return out
             W, B = self._parameters()
             A, column = as_columns(a, self.sizes[0], self._dtype())
             if A.shape[0] == 0:
@@ -231,9 +265,13 @@ class Network:
         ``(n_out, 1)`` target vector or an int label.
         """
         with self._lock().reading:
+            grads = self._small_backprop(x, y)
+            if grads is not None:
+                return grads
             self._cost()
             W, B = self._parameters()
-            data = self._dataset([(x, y)], "backprop(x, y)")
+            data = as_dataset([(x, y)], self.sizes[0], self.sizes[-1], self._dtype(),
+                              "backprop(x, y)")
             grad = kernels.backprop if self._fast() else _ref.backprop
             with np.errstate(all="ignore"):
                 nabla_b, nabla_w = grad(W, B, data.X, data.Y, self._math_cost())
@@ -241,6 +279,70 @@ class Network:
                 for l, g in enumerate(arrays):
                     check_result(g, "backprop", f"{name}[{l}]")
             return nabla_b, nabla_w
+
+    # The small-call paths.  Each returns None whenever anything is not in
+    # the plain form the small kernels read, or the kernels report a
+    # non-finite number: the caller then takes its general path, which
+    # checks everything (and so explains what is wrong) -- a NaN or infinite
+    # parameter or input always shows up as a non-finite z in the kernels.
+
+    def _small_feedforward(self, a):
+        sizes = self.sizes
+        if (type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1)
+                or type(sizes) is not list or not sizes or a.shape[0] != sizes[0]):
+            return None                      # one (n_in, 1) or (n_in,) column only
+        out = _small.forward(self.weights, self.biases, sizes,
+                             self.__dict__.get("dtype", np.float64), a)
+        if out is None:
+            return None
+        return out.reshape(-1, 1) if a.ndim == 2 else out.reshape(-1)
+
+    def _small_backprop(self, x, y):
+        cost = builtin_cost(self.cost)
+        if cost is None:
+            return None
+        if type(y) is int or isinstance(y, np.integer):
+            label, y = y, None
+            if not 0 <= label < 2**31:
+                return None
+        else:
+            label = -1
+        return _small.backprop(self.weights, self.biases, self.sizes,
+                               self.__dict__.get("dtype", np.float64), x, y, label,
+                               0 if cost is CrossEntropyCost else 1)
+
+    def _small_update(self, mini_batch, eta, lmbda, n):
+        """New ``(weights, biases)`` after one step on a small mini-batch, or None."""
+        cost = builtin_cost(self.cost)
+        dtype = self.__dict__.get("dtype", np.float64)
+        sizes = self.sizes
+        if (cost is None or dtype is not np.float64 and dtype is not np.float32
+                or type(sizes) is not list or len(sizes) < 2
+                or type(sizes[0]) is not int or type(sizes[-1]) is not int):
+            return None
+        rows = small_rows(mini_batch, sizes[0], sizes[-1], dtype, _SMALL_ROWS)
+        if rows is None:
+            return None
+        X, labels, Y = rows
+        return _small.update(self.weights, self.biases, sizes, dtype, X, Y, labels,
+                             0 if cost is CrossEntropyCost else 1, eta, lmbda, n)
+
+    def _small_outputs(self, data, need_labels):
+        """``(out, z, labels, Y)`` of a few examples, or None (see above)."""
+        dtype = self.__dict__.get("dtype", np.float64)
+        sizes = self.sizes
+        if (dtype is not np.float64 and dtype is not np.float32 or type(sizes) is not list
+                or len(sizes) < 2):
+            return None
+        n_in, n_out = sizes[0], sizes[-1]
+        if type(n_in) is not int or type(n_out) is not int:
+            return None
+        rows = small_rows(data, n_in, n_out, dtype, _SMALL_ROWS, need_labels)
+        if rows is None:
+            return None
+        X, labels, Y = rows
+        result = _small.forward(self.weights, self.biases, sizes, dtype, X, True)
+        return None if result is None else (*result, labels, Y)
 
     # ------------------------------------------------------------------
     # Training
@@ -259,12 +361,21 @@ class Network:
         """Train the network by mini-batch stochastic gradient descent.
 
         ``training_data`` is a list (or zip) of pairs ``(x, y)``, or the
-        fast path ``(X, labels)``.  Each epoch shuffles the order of the
-        examples with Python's ``random.shuffle`` (as network2 does, so
-        ``random.seed`` fixes the mini-batches), cuts it into mini-batches
-        of ``mini_batch_size`` (the last may be shorter) and takes one
+        fast path ``(X, labels)``.  Each epoch shuffles the examples with
+        Python's ``random.shuffle`` (as network2 does, so ``random.seed``
+        fixes the mini-batches), cuts them into mini-batches of
+        ``mini_batch_size`` (the last may be shorter) and takes one
         gradient step per mini-batch with learning rate ``eta`` and L2
         regularisation ``lmbda``.
+
+        As in network2, a *list* is shuffled in place: after the call it is
+        in the order of the last epoch, and a second ``SGD`` on it starts
+        from there.  A ``zip`` or any other iterable is first copied into
+        a list (as the Python 3 ports do), and that copy is shuffled; for
+        ``(X, labels)`` an order of the rows is.  A list is converted to
+        arrays once and reused by later calls while it holds the same
+        ``(x, y)`` tuples, in any order, with the same numbers (see
+        :mod:`vgcore.datasets`).
 
         After each epoch it prints ``Epoch j training complete`` and the
         quantities whose ``monitor_*`` flag is set, computed on the
@@ -309,8 +420,8 @@ class Network:
             epochs, mini_batch_size, eta, lmbda, early_stopping_n)
         on_divergence = check_on_divergence(on_divergence)
         self._cost()
-        self._parameters()
-        train = self._dataset(training_data, "training_data")
+        W, B = self._parameters()
+        train, rows, converted, shuffled = self._training_set(training_data)
         if monitor_training_accuracy:
             require_labels(train, "training_data")
         n = len(train)
@@ -332,8 +443,7 @@ class Network:
             raise ValueError("record_minibatch_speeds needs a built-in cost "
                              "(CrossEntropyCost or QuadraticCost)")
 
-        W, B = self._working_copies()
-        order = list(range(n))
+        W, B = self._working_copies(W, B)
         batches_per_epoch = -(-n // mini_batch_size)
         chunk = max(1, _CHUNK_EXAMPLES // mini_batch_size) * mini_batch_size
         speeds = (np.zeros((epochs * batches_per_epoch, len(W)))
@@ -351,12 +461,20 @@ class Network:
         for j in range(epochs):
             if probe is not None:
                 self.speed_history.append(self._learning_speeds(probe, checked=False))
-            random.shuffle(order)
+            # network2's random.shuffle(training_data): the same random
+            # numbers and the same permutation, applied to the caller's list
+            # (in place) and to the rows of the converted arrays
+            idx = list(range(n))
+            random.shuffle(idx)
+            rows = rows[np.array(idx, dtype=np.int64)]
+            if shuffled is not None:
+                shuffled[:] = [shuffled[i] for i in idx]
+                if converted is not None:
+                    converted.reordered(rows)
             # One mini-batch holding every example (full-batch descent) sums
             # the same gradients in any order: take them in storage order,
             # which spares the kernels a gather of the whole data set.
-            perm = (np.arange(n, dtype=np.int64) if mini_batch_size >= n
-                    else np.array(order, dtype=np.int64))
+            perm = np.arange(n, dtype=np.int64) if mini_batch_size >= n else rows
             for start in range(0, n, chunk):
                 idx = perm[start:start + chunk]
                 first = j * batches_per_epoch + start // mini_batch_size
@@ -410,6 +528,23 @@ class Network:
                     break
         return results
 
+    def _training_set(self, training_data):
+        """``(Dataset, rows, converted, shuffled)`` for SGD.
+
+        ``rows[k]`` is the Dataset row of the k-th example in network2's
+        order; ``shuffled`` is the list that network2 would shuffle in place
+        (the caller's list, else None: a copy, whose order ``rows`` is);
+        ``converted`` the cache entry of the caller's list, if any.
+        """
+        sizes = check_sizes(self.sizes, "net.sizes")
+        if isinstance(training_data, list):
+            train, rows, converted = cached_dataset(
+                training_data, sizes[0], sizes[-1], self._dtype(), "training_data")
+            return train, rows, converted, training_data
+        train = as_dataset(training_data, sizes[0], sizes[-1], self._dtype(),
+                           "training_data")
+        return train, np.arange(len(train), dtype=np.int64), None, None
+
     def update_mini_batch(self, mini_batch, eta, lmbda, n, *, on_divergence="warn"):
         """One gradient-descent step on ``mini_batch`` (a list of ``(x, y)``).
 
@@ -424,14 +559,24 @@ class Network:
             n = check_n(n)
             on_divergence = check_on_divergence(on_divergence)
             self._cost()
-            self._parameters()
-            data = self._dataset(mini_batch, "mini_batch")
-            m = len(data)
-            W, B = self._working_copies()
-            before = self._snapshot(W, B) if on_divergence != "ignore" else None
-            W, B = self._run(W, B, data, np.arange(m, dtype=np.int64), m, eta, lmbda, n)
-            self.weights, self.biases = W, B
-            if before is not None and nonfinite_layers(W, B):
+            new = self._small_update(mini_batch, eta, lmbda, n)
+            if new is not None:                # the given arrays were only read
+                before = (self.weights, self.biases)
+                W, B = self.weights, self.biases = new
+                data = None
+            else:
+                W0, B0 = self._parameters()
+                data = self._dataset(mini_batch, "mini_batch")
+                W, B = self._working_copies(W0, B0)
+                # training updates the copies: the checked arrays are the parameters before
+                before = (W0, B0)
+                m = len(data)
+                W, B = self._run(W, B, data, np.arange(m, dtype=np.int64), m, eta, lmbda, n)
+                self.weights, self.biases = W, B
+            if on_divergence != "ignore" and nonfinite_layers(W, B):
+                if data is None:
+                    data = self._dataset(mini_batch, "mini_batch")
+                m = len(data)
                 _divergence.report_parameters(self, before, data, np.arange(m, dtype=np.int64),
                                               m, eta, lmbda, n, None, 0, on_divergence, None)
 
@@ -450,6 +595,10 @@ class Network:
         """
         with self._lock().reading:
             self._cost()
+            small = self._small_outputs(data, need_labels=True)
+            if small is not None:
+                out, _, labels, _ = small
+                return _ref.count_correct(out, labels)
             self._parameters()
             d = self._dataset(data, "data")
             require_labels(d, "data")
@@ -461,11 +610,24 @@ class Network:
         ``convert=True`` says the labels are ints to be turned into one-hot
         vectors (validation and test data) -- the opposite sense to
         ``accuracy``'s flag, as in network2; the labels' form is also
-        recognised from the data itself.  Computed stably from ``z``.
+        recognised from the data itself.  Computed stably from ``z``.  A
+        numpy float64, as network2's.
         """
         with self._lock().reading:
             lmbda = check_real(lmbda, "lmbda")
-            self._cost()
+            builtin = builtin_cost(self._cost())
+            small = None if builtin is None else self._small_outputs(data, need_labels=False)
+            if small is not None:
+                out, z, labels, Y = small
+                if Y is None:
+                    Y = one_hot(labels, out.shape[1], out.dtype)
+                squares = (_small.sum_squares(self.weights, out.dtype.type) if lmbda
+                           else None)
+                with np.errstate(all="ignore"):     # an overflow: the general path says so
+                    cost = _ref.cost_of_outputs(self.weights, z, out, Y, lmbda, builtin,
+                                                squares)
+                if np.isfinite(cost):
+                    return np.float64(cost)
             self._parameters()
             cost = self._evaluate(self._dataset(data, "data"), lmbda)[1]
             if not np.isfinite(cost):
@@ -538,7 +700,7 @@ class Network:
             data = {"sizes": list(self.sizes),
                     "weights": [np.asarray(w, dtype=np.float64).tolist() for w in W],
                     "biases": [np.asarray(b, dtype=np.float64).tolist() for b in B],
-                    "cost": str(cost.__name__)}
+                    "cost": cost_name(cost)}
             _files.atomic_write_json(path, data)
 
     # ------------------------------------------------------------------
@@ -546,7 +708,7 @@ class Network:
     # ------------------------------------------------------------------
 
     def _fast(self):
-        return self.cost is CrossEntropyCost or self.cost is QuadraticCost
+        return builtin_cost(self.cost) is not None
 
     def _cost(self):
         return check_cost(self.cost, "net.cost")
@@ -558,14 +720,16 @@ class Network:
         returning the wrong kind of value is reported naming it, instead of
         surfacing as a numpy broadcasting error deep in the reference.
         """
-        return self.cost if self._fast() else CheckedCost(self.cost)
+        builtin = builtin_cost(self.cost)
+        return builtin if builtin is not None else CheckedCost(self.cost)
 
     def _dtype(self):
         return check_dtype(getattr(self, "dtype", np.float64), "net.dtype")
 
     def _dataset(self, data, name):
+        """``data`` as a Dataset (a list of pairs converted once: see datasets)."""
         sizes = check_sizes(self.sizes, "net.sizes")
-        return as_dataset(data, sizes[0], sizes[-1], self._dtype(), name)
+        return cached_dataset(data, sizes[0], sizes[-1], self._dtype(), name)[0]
 
     def _parameters(self, finite=True):
         """Parameters as contiguous arrays of the network's dtype (checked)."""
@@ -573,9 +737,9 @@ class Network:
                                 check_sizes(self.sizes, "net.sizes"),
                                 self._dtype(), finite=finite)
 
-    def _working_copies(self):
-        """Fresh copies for in-place training, installed as the parameters."""
-        W, B = self._parameters()
+    def _working_copies(self, W, B):
+        """Fresh copies of the checked ``W``, ``B`` for in-place training,
+        installed as the parameters."""
         W = [np.array(w, order="C", copy=True) for w in W]
         B = [np.array(b, order="C", copy=True) for b in B]
         self.weights, self.biases = W, B
@@ -598,20 +762,24 @@ class Network:
             # numbers, without a cache miss on a random row of Y per example
             targets = data.labels if data.exact_labels else data.Y
             kernels.sgd_epoch(W, B, data.X, targets, idx, mini_batch_size,
-                              eta, lmbda, n, self.cost, speeds=speeds)
+                              eta, lmbda, n, builtin_cost(self.cost), speeds=speeds)
             return W, B
         with np.errstate(all="ignore"):
             return _ref.sgd_epoch(W, B, data.X, data.Y, idx, mini_batch_size,
                                   eta, lmbda, self._math_cost(), n)
 
     def _evaluate(self, data, lmbda, checked=True):
-        """``(n_correct, total_cost)`` of a :class:`~vgcore.datasets.Dataset`."""
+        """``(n_correct, total_cost)`` of a :class:`~vgcore.datasets.Dataset`:
+        an int and a numpy float64, network2's types."""
         W, B = self._parameters(finite=checked)
         with np.errstate(all="ignore"):
-            if self._fast():
-                return kernels.evaluate(W, B, data.X, data.Y, lmbda, self.cost)
-            return (_ref.accuracy(W, B, data.X, data.labels),
-                    _ref.total_cost(W, B, data.X, data.Y, lmbda, self._math_cost()))
+            builtin = builtin_cost(self.cost)
+            if builtin is not None:
+                correct, cost = kernels.evaluate(W, B, data.X, data.Y, lmbda, builtin)
+            else:
+                correct = _ref.accuracy(W, B, data.X, data.labels)
+                cost = _ref.total_cost(W, B, data.X, data.Y, lmbda, self._math_cost())
+        return int(correct), np.float64(cost)
 
 
 # ----------------------------------------------------------------------

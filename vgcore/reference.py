@@ -26,13 +26,16 @@ softplus identities ``-log(sigma(z)) = softplus(-z)`` and
 ``-log(1 - sigma(z)) = softplus(z)``, so saturated units give the correct
 finite cost instead of network2's ``0`` or ``1.8e308``.
 """
+import math
+
 import numpy as np
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "softplus",
     "QuadraticCost", "CrossEntropyCost", "BUILTIN_COSTS",
-    "forward", "feedforward", "backprop", "update_mini_batch", "sgd_epoch",
-    "accuracy", "total_cost", "mean_nabla_b", "layer_speeds",
+    "forward", "feedforward", "backprop", "backward", "update_mini_batch", "sgd_epoch",
+    "accuracy", "count_correct", "total_cost", "cost_of_outputs", "mean_nabla_b",
+    "layer_speeds",
 ]
 
 
@@ -41,10 +44,15 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 def sigmoid(z):
-    """The sigmoid function ``1 / (1 + exp(-z))``, evaluated without overflow."""
+    """The sigmoid function ``1 / (1 + exp(-z))``, evaluated without overflow.
+
+    ``num / (1 + e)`` with ``e = exp(-|z|)`` and ``num = 1`` for ``z >= 0``,
+    ``num = e`` otherwise (the compiled kernels' formula).  A number gives
+    a numpy scalar, as network2's ``sigmoid`` does.
+    """
     z = np.asarray(z, dtype=float) if not isinstance(z, np.ndarray) else z
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
 
 
 def sigmoid_prime(z):
@@ -68,8 +76,14 @@ class QuadraticCost:
 
     @staticmethod
     def fn(a, y):
-        """Cost of output ``a`` for desired output ``y``."""
-        return 0.5 * np.linalg.norm(a - y) ** 2
+        """Cost of output ``a`` for desired output ``y``.
+
+        network2's ``0.5 * np.linalg.norm(a - y) ** 2``, which numpy computes
+        as ``sqrt(d.dot(d))`` of the flattened ``d``: the same operations,
+        without ``norm``'s argument handling.
+        """
+        d = np.ravel(a - y)
+        return 0.5 * np.sqrt(d.dot(d)) ** 2
 
     @staticmethod
     def delta(z, a, y):
@@ -89,10 +103,19 @@ class CrossEntropyCost:
     def fn(a, y):
         """Cost of output ``a`` for desired output ``y``, as network2 computes it.
 
+        network2's ``np.sum(np.nan_to_num(-y*log(a) - (1-y)*log(1-a)))``:
         ``np.nan_to_num`` turns the ``0 * log(0)`` of a saturated unit into
-        0 (and an infinite cost into 1.8e308).  The network's own cost
+        0 (and an infinite cost into 1.8e308), and numpy warns about the
+        ``log(0)`` as it does in network2.  Computed as minus the sum of
+        ``y*log(a) + (1-y)*log(1-a)``, which is the same number to the last
+        bit (negation is exact), in fewer steps; only when that sum is not
+        finite does ``nan_to_num`` have anything to change, and network2's
+        expression is then evaluated as written.  The network's own cost
         evaluation uses :meth:`fn_from_z` instead, which is exact there.
         """
+        s = (y * np.log(a) + (1 - y) * np.log(1 - a)).sum()
+        if math.isfinite(s):
+            return -s
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
 
@@ -150,7 +173,8 @@ def forward(weights, biases, X):
     a = X
     zs, activations = [], [X]
     for w, b in zip(weights, biases):
-        z = a @ w.T + b.T
+        z = np.dot(a, w.T)
+        z += b.T
         a = sigmoid(z)
         zs.append(z)
         activations.append(a)
@@ -159,10 +183,7 @@ def forward(weights, biases, X):
 
 def feedforward(weights, biases, X):
     """Outputs of the network for every row of ``X``: ``(m, n_L)``."""
-    a = X
-    for w, b in zip(weights, biases):
-        a = sigmoid(a @ w.T + b.T)
-    return a
+    return forward(weights, biases, X)[1][-1]
 
 
 def backprop(weights, biases, X, Y, cost=CrossEntropyCost):
@@ -173,6 +194,11 @@ def backprop(weights, biases, X, Y, cost=CrossEntropyCost):
     over the batch of the per-example ``dC_x/db`` and ``dC_x/dw``.
     """
     zs, activations = forward(weights, biases, X)
+    return backward(weights, zs, activations, Y, cost)
+
+
+def backward(weights, zs, activations, Y, cost=CrossEntropyCost):
+    """The backward pass of :func:`backprop`, from :func:`forward`'s results."""
     delta = _output_delta(cost, zs[-1], activations[-1], Y)
     L = len(weights)
     nabla_b = [None] * L
@@ -180,9 +206,11 @@ def backprop(weights, biases, X, Y, cost=CrossEntropyCost):
     for l in range(L - 1, -1, -1):
         if l < L - 1:
             sp = activations[l + 1] * (1 - activations[l + 1])
-            delta = (delta @ weights[l + 1]) * sp
+            delta = np.dot(delta, weights[l + 1]) * sp
         nabla_b[l] = delta.sum(axis=0)[:, None]
-        nabla_w[l] = delta.T @ activations[l]
+        # np.dot, not @: matmul's (n, 1) x (1, m) outer product of a single
+        # example takes a slow non-BLAS loop (3x slower here)
+        nabla_w[l] = np.dot(delta.T, activations[l])
     return nabla_b, nabla_w
 
 
@@ -223,8 +251,12 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda,
 
 def accuracy(weights, biases, X, labels):
     """Number of rows of ``X`` whose output argmax equals the int label."""
-    out = feedforward(weights, biases, X)
-    return int(np.sum(np.argmax(out, axis=1) == np.asarray(labels)))
+    return count_correct(feedforward(weights, biases, X), labels)
+
+
+def count_correct(out, labels):
+    """Number of rows of the outputs ``out`` whose argmax equals the label: an int."""
+    return int(np.count_nonzero(out.argmax(axis=1) == labels))
 
 
 def total_cost(weights, biases, X, Y, lmbda, cost=CrossEntropyCost):
@@ -233,9 +265,21 @@ def total_cost(weights, biases, X, Y, lmbda, cost=CrossEntropyCost):
     ``C = (1/n) sum_x C_x + 0.5 (lmbda/n) sum ||w||_F^2``.
     """
     zs, activations = forward(weights, biases, X)
-    n = X.shape[0]
-    c = _batch_cost(cost, zs[-1], activations[-1], Y) / n
-    return c + 0.5 * (lmbda / n) * sum(float(np.sum(w * w)) for w in weights)
+    return cost_of_outputs(weights, zs[-1], activations[-1], Y, lmbda, cost)
+
+
+def cost_of_outputs(weights, z, a, Y, lmbda, cost=CrossEntropyCost, squares=None):
+    """:func:`total_cost` from the output layer's ``z`` and ``a`` of the rows.
+
+    ``squares``, when given, is ``sum ||w||_F^2`` already computed.
+    """
+    n = Y.shape[0]
+    c = _batch_cost(cost, z, a, Y) / n
+    if lmbda:     # only when it contributes: 0 * (an overflowed sum) would be NaN
+        if squares is None:
+            squares = sum(float(np.sum(w * w)) for w in weights)
+        c += 0.5 * (lmbda / n) * squares
+    return c
 
 
 # ---------------------------------------------------------------------------
