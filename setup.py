@@ -4,10 +4,13 @@ The Cython sources live in ``src_c/`` and are compiled into ``vgcore``'s
 package namespace (``vgcore._kernels``).  Everything else (metadata,
 dependencies, entry points) is in ``pyproject.toml``.
 
-No ``-march=native``: the wheel must run on any x86-64 CPU.  The heavy
-arithmetic is matrix products done by the BLAS that SciPy ships (which
-picks its kernels for the CPU at run time); the element-wise loops are
-simple enough that ``-O3`` vectorises them for baseline x86-64.
+No ``-march`` flag: the wheel must run on any x86-64 CPU.  The hand-written
+kernels (``src_c/simd_*.h``) are compiled for each target inside the one
+extension, with per-function target attributes, and chosen at run time by
+CPUID (``src_c/simd_dispatch.h``).  ``-ffp-contract=off``: a multiply and
+an add are fused only where the kernels ask for an FMA, so every path does
+the operations its source says (the baseline's results are the same on
+every architecture).
 """
 import numpy as np
 from Cython.Build import cythonize
@@ -18,9 +21,10 @@ extensions = [
         "vgcore._kernels",
         sources=["src_c/_kernels.pyx"],
         include_dirs=[np.get_include(), "src_c"],
-        depends=["src_c/_fwd_avx512.h"],
+        depends=["src_c/simd_dispatch.h", "src_c/simd_target.h",
+                 "src_c/simd_kernels.h", "src_c/simd_vectors.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3"],
+        extra_compile_args=["-O3", "-ffp-contract=off"],
     ),
 ]
 

@@ -20,6 +20,10 @@ Workloads (chapter 5 of *Neural Networks and Deep Learning*):
 - ``TimeLearningSpeed``: the chapter's learning-speed measurement,
   ``mean_nabla_b`` over the first 1,000 training images.
 
+Kernels: the path in use (``$VGCORE_CPU``, or the fastest this CPU runs:
+avx512, avx2, baseline, blas) is recorded by ``track_kernel_path``; run
+``VGCORE_CPU=avx2 asv run ...`` to time another on the same machine.
+
 Data: the full MNIST training file from the folder ``$VGCORE_MNIST`` (the
 four IDX ``.gz`` files) when that is set, else deterministic random pixels
 and labels of the same shape (seeded; timings do not depend on the pixel
@@ -366,3 +370,17 @@ def track_data_is_full_mnist():
 
 
 track_data_is_full_mnist.unit = "bool"
+
+
+#: The kernels' paths, numbered for the graph (higher: wider vectors).
+PATH_NUMBERS = {"blas": 0, "baseline": 1, "avx2": 2, "avx512": 3}
+
+
+def track_kernel_path():
+    """Which kernels the run timed: 0 blas, 1 baseline, 2 avx2, 3 avx512
+    (the fastest this CPU runs, or ``$VGCORE_CPU``); a change of machine or
+    of path shows up here beside the times it explains."""
+    return PATH_NUMBERS[kernels.cpu_path()]
+
+
+track_kernel_path.unit = "path (0 blas, 1 baseline, 2 avx2, 3 avx512)"
