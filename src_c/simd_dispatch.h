@@ -99,8 +99,8 @@ typedef struct {
 #define VG_FWD_JMAX 2
 #define VG_FWD_NARROW_RB 5
 #define VG_FWD_NARROW_JV 2
-#define VG_GRAD_KB 4
-#define VG_GRAD_JMAX 3
+#define VG_GRAD_KB 6
+#define VG_GRAD_JMAX 2
 #include "simd_target.h"
 #endif  /* VG_HAVE_X86 */
 
@@ -116,8 +116,8 @@ typedef struct {
 #define VG_FWD_JMAX 2
 #define VG_FWD_NARROW_RB 5
 #define VG_FWD_NARROW_JV 2
-#define VG_GRAD_KB 4
-#define VG_GRAD_JMAX 3
+#define VG_GRAD_KB 6
+#define VG_GRAD_JMAX 2
 #include "simd_target.h"
 
 #define VG_OPS_ENTRIES(isa, S)                                                 \
@@ -128,7 +128,7 @@ typedef struct {
 
 #if VG_HAVE_X86
 static const vg_ops vg_ops_avx512 = VG_OPS(avx512, 64, 32);
-static const vg_ops vg_ops_avx2 = VG_OPS(avx2, 32, 32);
+static const vg_ops vg_ops_avx2 = VG_OPS(avx2, 32, 0);
 #endif
 static const vg_ops vg_ops_baseline = VG_OPS(baseline, 16, 32);
 
