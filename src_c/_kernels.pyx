@@ -23,8 +23,8 @@ Design note (invariants; the measurements behind them: ``docs/kernels.md``)
   ``ops.small_update_rows`` rows, sigmoid, output error, ``a(1-a)``, row
   sums), one source compiled per target; ``blas`` runs every product with
   SciPy's BLAS (column-major: a row-major ``(r, c)`` array is BLAS's
-  ``(c, r)``) and the scalar loops below.  Smaller updates always go to
-  BLAS: ``WT = (1 - eta lmbda/n) WT - (eta/m) A^T D`` in one GEMM.
+  ``(c, r)``) and the scalar loops below.  Smaller updates (none on avx2)
+  go to BLAS: ``WT = (1 - eta lmbda/n) WT - (eta/m) A^T D`` in one GEMM.
 * ``sgd_epoch`` runs a whole epoch without returning to Python; ``delta_l``
   is computed from ``w_{l+1}`` before ``w_{l+1}`` is updated.  The forward
   kernel gathers the mini-batch's rows ``X[order[k:k+m]]`` into the

@@ -70,8 +70,35 @@ typedef struct {
 #define VG_HAVE_X86 0
 #endif
 
+/* ---- 16 vector registers: the blocking of baseline and avx2 ---- */
+#define VG_FWD_SMALL_RB 5
+#define VG_FWD_LARGE_RB 6
+#define VG_FWD_LARGE_M 12
+#define VG_FWD_JMAX 2
+#define VG_FWD_NARROW_RB 5
+#define VG_FWD_NARROW_JV 2
+#define VG_GRAD_KB 6
+#define VG_GRAD_JMAX 2
+
+/* ---- baseline: 16-byte vectors, no FMA ---- */
+#define VG_ISA baseline
+#define VG_TARGET
+#define VG_VBYTES 16
+#define VG_FMA_D(a, b, c) ((a) * (b) + (c))
+#define VG_FMA_S(a, b, c) ((a) * (b) + (c))
+#define VG_KEEP_BLOCKING
+#include "simd_target.h"
+
 #if VG_HAVE_X86
-/* ---- AVX-512F: 32 zmm registers ---- */
+/* ---- AVX2 + FMA: 32-byte vectors, 16 ymm registers ---- */
+#define VG_ISA avx2
+#define VG_TARGET __attribute__((target("avx2,fma")))
+#define VG_VBYTES 32
+#define VG_FMA_D(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define VG_FMA_S(a, b, c) _mm256_fmadd_ps(a, b, c)
+#include "simd_target.h"
+
+/* ---- AVX-512F: 64-byte vectors, 32 zmm registers ---- */
 #define VG_ISA avx512
 #define VG_TARGET __attribute__((target("avx512f")))
 #define VG_VBYTES 64
@@ -86,39 +113,7 @@ typedef struct {
 #define VG_GRAD_KB 6
 #define VG_GRAD_JMAX 4
 #include "simd_target.h"
-
-/* ---- AVX2 + FMA: 16 ymm registers ---- */
-#define VG_ISA avx2
-#define VG_TARGET __attribute__((target("avx2,fma")))
-#define VG_VBYTES 32
-#define VG_FMA_D(a, b, c) _mm256_fmadd_pd(a, b, c)
-#define VG_FMA_S(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define VG_FWD_SMALL_RB 5
-#define VG_FWD_LARGE_RB 6
-#define VG_FWD_LARGE_M 12
-#define VG_FWD_JMAX 2
-#define VG_FWD_NARROW_RB 5
-#define VG_FWD_NARROW_JV 2
-#define VG_GRAD_KB 6
-#define VG_GRAD_JMAX 2
-#include "simd_target.h"
 #endif  /* VG_HAVE_X86 */
-
-/* ---- baseline: 16-byte vectors, 16 registers, no FMA ---- */
-#define VG_ISA baseline
-#define VG_TARGET
-#define VG_VBYTES 16
-#define VG_FMA_D(a, b, c) ((a) * (b) + (c))
-#define VG_FMA_S(a, b, c) ((a) * (b) + (c))
-#define VG_FWD_SMALL_RB 5
-#define VG_FWD_LARGE_RB 6
-#define VG_FWD_LARGE_M 12
-#define VG_FWD_JMAX 2
-#define VG_FWD_NARROW_RB 5
-#define VG_FWD_NARROW_JV 2
-#define VG_GRAD_KB 6
-#define VG_GRAD_JMAX 2
-#include "simd_target.h"
 
 #define VG_OPS_ENTRIES(isa, S)                                                 \
     vg_fwd_##isa##_##S, vg_grad_##isa##_##S, vg_sigmoid_bias_##isa##_##S,      \

@@ -1,7 +1,8 @@
 /*
  * Compile simd_kernels.h for the target that simd_dispatch.h has just
  * described (VG_ISA, VG_TARGET, VG_VBYTES, VG_FMA_D/S, the blocking), in
- * double and in float, then forget the target so the next can be defined.
+ * double and in float, then forget the target so the next can be defined
+ * (the blocking too, unless VG_KEEP_BLOCKING: the next target shares it).
  */
 #define VG_T double
 #define VG_U uint64_t
@@ -22,6 +23,7 @@
 #undef VG_VBYTES
 #undef VG_FMA_D
 #undef VG_FMA_S
+#ifndef VG_KEEP_BLOCKING
 #undef VG_FWD_SMALL_RB
 #undef VG_FWD_LARGE_RB
 #undef VG_FWD_LARGE_M
@@ -30,3 +32,5 @@
 #undef VG_FWD_NARROW_JV
 #undef VG_GRAD_KB
 #undef VG_GRAD_JMAX
+#endif
+#undef VG_KEEP_BLOCKING
