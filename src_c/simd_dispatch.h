@@ -104,6 +104,12 @@ typedef struct {
 #define VG_VBYTES 64
 #define VG_FMA_D(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define VG_FMA_S(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VG_MAX_D(a, b) _mm512_max_pd(a, b)
+#define VG_MAX_S(a, b) _mm512_max_ps(a, b)
+#define VG_ROUND_D(a) _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VG_ROUND_S(a) _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VG_SCALE_D(p, n) _mm512_scalef_pd(p, n)
+#define VG_SCALE_S(p, n) _mm512_scalef_ps(p, n)
 #define VG_FWD_SMALL_RB 5
 #define VG_FWD_LARGE_RB 6
 #define VG_FWD_LARGE_M 12

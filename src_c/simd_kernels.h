@@ -250,41 +250,73 @@ VG_KERNEL void VG_FN(grad)(int m, int nin, int P, const T *A, int lda,
  * the rounding unit), times 2^n in two exact steps 2^floor(n/2) 2^(n -
  * floor(n/2)), so that the final product rounds once into the subnormals
  * (correct gradual underflow).  Error 1-2 ulp (glibc's exp: < 1 ulp).
+ * Where the target has instructions for both steps (VG_ROUND, VG_SCALE:
+ * AVX-512's roundscale and scalef) they are used instead: the same bits in
+ * fewer instructions.
  */
 VG_INLINE V VG_FN(exp_neg)(V x)
 {
 #if VG_IS_DOUBLE
-    static const T coef[14] = {
-        1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0,
-        1.0 / 5040.0, 1.0 / 40320.0, 1.0 / 362880.0, 1.0 / 3628800.0,
-        1.0 / 39916800.0, 1.0 / 479001600.0, 1.0 / 6227020800.0};
-    const int degree = 13, mant = 52, bias = 1023;
+    const int mant = 52, bias = 1023;
     const T lo = -746.0, log2e = 1.4426950408889634, shifter = 6755399441055744.0;
     const T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+#define VG_C(c) VG_FN(set1)(c)
+#define VG_TAYLOR(p, r)                        /* 1/k!, k = 13 .. 0 */      \
+    p = VG_C(1.0 / 6227020800.0);                                              \
+    p = VG_FMA(p, r, VG_C(1.0 / 479001600.0));                                 \
+    p = VG_FMA(p, r, VG_C(1.0 / 39916800.0));                                  \
+    p = VG_FMA(p, r, VG_C(1.0 / 3628800.0));                                   \
+    p = VG_FMA(p, r, VG_C(1.0 / 362880.0));                                    \
+    p = VG_FMA(p, r, VG_C(1.0 / 40320.0));                                     \
+    p = VG_FMA(p, r, VG_C(1.0 / 5040.0));                                      \
+    p = VG_FMA(p, r, VG_C(1.0 / 720.0));                                       \
+    p = VG_FMA(p, r, VG_C(1.0 / 120.0));                                       \
+    p = VG_FMA(p, r, VG_C(1.0 / 24.0));                                        \
+    p = VG_FMA(p, r, VG_C(1.0 / 6.0));                                         \
+    p = VG_FMA(p, r, VG_C(0.5));                                               \
+    p = VG_FMA(p, r, VG_C(1.0));                                               \
+    p = VG_FMA(p, r, VG_C(1.0));
 #else
-    static const T coef[8] = {
-        1.0f, 1.0f, 0.5f, 1.0f / 6.0f, 1.0f / 24.0f, 1.0f / 120.0f,
-        1.0f / 720.0f, 1.0f / 5040.0f};
-    const int degree = 7, mant = 23, bias = 127;
+    const int mant = 23, bias = 127;
     const T lo = -104.0f, log2e = 1.44269504f, shifter = 12582912.0f;
     const T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+#define VG_C(c) VG_FN(set1)(c)
+#define VG_TAYLOR(p, r)                        /* 1/k!, k = 7 .. 0 */       \
+    p = VG_C(1.0f / 5040.0f);                                                  \
+    p = VG_FMA(p, r, VG_C(1.0f / 720.0f));                                     \
+    p = VG_FMA(p, r, VG_C(1.0f / 120.0f));                                     \
+    p = VG_FMA(p, r, VG_C(1.0f / 24.0f));                                      \
+    p = VG_FMA(p, r, VG_C(1.0f / 6.0f));                                       \
+    p = VG_FMA(p, r, VG_C(0.5f));                                              \
+    p = VG_FMA(p, r, VG_C(1.0f));                                              \
+    p = VG_FMA(p, r, VG_C(1.0f));
 #endif
-    V t, n, r, p;
+    V n, r, p;
+#ifdef VG_ROUND
+    x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
+    n = VG_ROUND(x * log2e);
+#else
+    V t;
     VI k, k1;
-    int d;
-    x = VG_FN(select)(x < VG_FN(set1)(lo), VG_FN(set1)(lo), x);   /* NaN stays */
+    x = VG_FN(select)(x < VG_C(lo), VG_C(lo), x);     /* NaN stays NaN */
     t = x * log2e;              /* rounded, then rounded to an integer: */
     t = t + shifter;            /* two roundings, never one fused */
     n = t - shifter;
-    r = VG_FMA(-n, VG_FN(set1)(ln2hi), x);
-    r = VG_FMA(-n, VG_FN(set1)(ln2lo), r);
-    p = VG_FN(set1)(coef[degree]);
-    for (d = degree - 1; d >= 0; d--)
-        p = VG_FMA(p, r, VG_FN(set1)(coef[d]));
-    k = (VI)t - (VI)VG_FN(set1)(shifter);       /* n as an integer */
+#endif
+    r = VG_FMA(-n, VG_C(ln2hi), x);
+    r = VG_FMA(-n, VG_C(ln2lo), r);
+    VG_TAYLOR(p, r)
+#ifdef VG_ROUND
+    (void)mant, (void)bias, (void)shifter;
+    return VG_SCALE(p, n);
+#else
+    k = (VI)t - (VI)VG_C(shifter);              /* n as an integer */
     k1 = k >> 1;
     p = p * (V)((VU)(k1 + bias) << mant);
     return p * (V)((VU)(k - k1 + bias) << mant);
+#endif
+#undef VG_TAYLOR
+#undef VG_C
 }
 
 /*
@@ -398,3 +430,6 @@ VG_KERNEL void VG_FN(row_sums)(int m, int P, const T *d, T *out)
 #undef VG_IS_DOUBLE
 #undef VG_TS
 #undef VG_FMA
+#undef VG_MAX
+#undef VG_ROUND
+#undef VG_SCALE
