@@ -4,8 +4,8 @@
 
 Each argument is a report written by ``vgcore bench --json``.  Runs are
 grouped by the kernels' path they timed (``avx2`` runs made with
-``OPENBLAS_CORETYPE=Haswell`` are marked as standing in for an AVX2
-machine; reports written before the paths existed count as ``before``).
+``OPENBLAS_CORETYPE=Haswell`` stand in for an AVX2 machine, ``baseline``
+runs with ``OPENBLAS_CORETYPE=Nehalem`` for one without AVX; reports written before the paths existed count as ``before``).
 For every case and path the table gives, in CPU time, the median over the
 runs of ``ref/k`` (reference time over kernel time) and ``k/floor~``
 (kernel time over the arithmetic floor at the GEMM rate measured right
@@ -16,14 +16,16 @@ import json
 import statistics
 import sys
 
-ORDER = ["before", "avx512", "avx2 (Haswell BLAS)", "avx2", "baseline", "blas"]
+ORDER = ["before", "avx512", "avx2 (Haswell BLAS)", "avx2", "baseline",
+         "baseline (Nehalem BLAS)", "blas"]
+STAND_INS = {("avx2", "haswell"): "avx2 (Haswell BLAS)",
+             ("baseline", "nehalem"): "baseline (Nehalem BLAS)"}
 
 
 def _group(report):
     path = report.get("cpu_path", "before")
-    if path == "avx2" and report.get("environment", {}).get("OPENBLAS_CORETYPE", "").lower() == "haswell":
-        return "avx2 (Haswell BLAS)"
-    return path
+    core = report.get("environment", {}).get("OPENBLAS_CORETYPE", "").lower()
+    return STAND_INS.get((path, core), path)
 
 
 def _cell(values, fmt="{:.2f}"):

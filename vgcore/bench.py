@@ -42,7 +42,9 @@ when benchmarking a machine as it is (they select slower BLAS kernels); the
 report prints them when they are set.  The exception: to stand in for an
 AVX2 machine on an AVX-512 one, run ``--cpu avx2`` with
 ``OPENBLAS_CORETYPE=Haswell``, so that BLAS (the reference's, the floor's
-GEMM and the kernels' own small updates) uses AVX2 too; the report says so.
+GEMM and the kernels' own small updates) uses AVX2 too; likewise
+``--cpu baseline`` with ``OPENBLAS_CORETYPE=Nehalem`` for a machine without
+AVX.  The report says so.
 """
 import gzip
 import json
@@ -617,9 +619,10 @@ def _run(quick, repeat, threads, data_dir, out, chosen):
     if load0 is not None and load0 > 1.2:
         out(f"WARNING: 1-minute load average {load0:.2f} on {os.cpu_count()} CPUs: "
             f"other processes compete for the cores, times are pessimistic")
-    if env.get("OPENBLAS_CORETYPE", "").lower() == "haswell" and kernels.cpu_path() == "avx2":
-        out("OPENBLAS_CORETYPE=Haswell with the avx2 kernels: this run stands in for an "
-            "AVX2 machine\n(BLAS and the kernels both without AVX-512)")
+    stand_in = _STAND_INS.get((kernels.cpu_path(), env.get("OPENBLAS_CORETYPE", "").lower()))
+    if stand_in:
+        out(f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} with the {kernels.cpu_path()} "
+            f"kernels: this run stands in for {stand_in}")
     elif env:
         out(f"WARNING: set in the environment: {env} (may select slower BLAS kernels)")
     with threadpool_limits(threads):
@@ -679,6 +682,13 @@ def _run(quick, repeat, threads, data_dir, out, chosen):
     report["loadavg_end"] = _loadavg()
     out(f"load average at start {load0}, at end {report['loadavg_end']}")
     return report
+
+
+#: (path, OPENBLAS_CORETYPE) pairs that make this machine stand in for another
+#: kind: the kernels and BLAS both limited to what that kind of CPU has.
+_STAND_INS = {("avx2", "haswell"): "an AVX2 machine (BLAS and the kernels without AVX-512)",
+              ("baseline", "nehalem"): "an x86-64 machine without AVX (SSE kernels, "
+                                       "SSE BLAS)"}
 
 
 def _other_cases(data, n_epoch, quick, repeat, report, out):
