@@ -113,16 +113,21 @@ def test_choose_path_refuses_clearly(value, match):
         _kernels.choose_path(value, ("avx2", "baseline", "blas"))
 
 
-def _in_subprocess(env_value, code="import vgcore.kernels as K; print(K.cpu_path())"):
+def _in_subprocess(env_value, cwd, code="import vgcore.kernels as K; print(K.cpu_path())"):
+    """Run ``code`` with ``$VGCORE_CPU`` set, importing the vgcore under test
+    (installed or built in place), in ``cwd`` (not a source tree)."""
+    import vgcore
     env = dict(os.environ)
     env["VGCORE_CPU"] = env_value
+    root = os.path.dirname(os.path.dirname(os.path.abspath(vgcore.__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=str(cwd))
 
 
 @pytest.mark.parametrize("path", _kernels.PATHS)
-def test_environment_variable_selects_the_path(path):
-    r = _in_subprocess(path)
+def test_environment_variable_selects_the_path(path, tmp_path):
+    r = _in_subprocess(path, tmp_path)
     if path in _kernels.available_paths():
         assert r.returncode == 0, r.stderr
         assert r.stdout.strip() == path
@@ -131,8 +136,8 @@ def test_environment_variable_selects_the_path(path):
         assert f"cannot run the {path} kernels" in r.stderr
 
 
-def test_environment_variable_unknown_is_refused_at_import():
-    r = _in_subprocess("neon512")
+def test_environment_variable_unknown_is_refused_at_import(tmp_path):
+    r = _in_subprocess("neon512", tmp_path)
     assert r.returncode != 0
     assert "ValueError: VGCORE_CPU='neon512' is not a path of vgcore's kernels" in r.stderr
 
@@ -244,7 +249,7 @@ def test_info_and_version_report_the_path(capsys):
     assert out.startswith("vgcore ") and line in out
 
 
-def test_info_explains_a_bad_environment_variable():
-    r = _in_subprocess("avx1024", "import vgcore.cli as c; c.main(['--version'])")
+def test_info_explains_a_bad_environment_variable(tmp_path):
+    r = _in_subprocess("avx1024", tmp_path, "import vgcore.cli as c; c.main(['--version'])")
     assert r.returncode == 0
     assert "kernels: cannot be loaded: VGCORE_CPU='avx1024' is not a path" in r.stdout
