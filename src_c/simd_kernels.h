@@ -260,37 +260,14 @@ VG_INLINE V VG_FN(exp_neg)(V x)
     const int mant = 52, bias = 1023;
     const T lo = -746.0, log2e = 1.4426950408889634, shifter = 6755399441055744.0;
     const T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
-#define VG_C(c) VG_FN(set1)(c)
-#define VG_TAYLOR(p, r)                        /* 1/k!, k = 13 .. 0 */      \
-    p = VG_C(1.0 / 6227020800.0);                                              \
-    p = VG_FMA(p, r, VG_C(1.0 / 479001600.0));                                 \
-    p = VG_FMA(p, r, VG_C(1.0 / 39916800.0));                                  \
-    p = VG_FMA(p, r, VG_C(1.0 / 3628800.0));                                   \
-    p = VG_FMA(p, r, VG_C(1.0 / 362880.0));                                    \
-    p = VG_FMA(p, r, VG_C(1.0 / 40320.0));                                     \
-    p = VG_FMA(p, r, VG_C(1.0 / 5040.0));                                      \
-    p = VG_FMA(p, r, VG_C(1.0 / 720.0));                                       \
-    p = VG_FMA(p, r, VG_C(1.0 / 120.0));                                       \
-    p = VG_FMA(p, r, VG_C(1.0 / 24.0));                                        \
-    p = VG_FMA(p, r, VG_C(1.0 / 6.0));                                         \
-    p = VG_FMA(p, r, VG_C(0.5));                                               \
-    p = VG_FMA(p, r, VG_C(1.0));                                               \
-    p = VG_FMA(p, r, VG_C(1.0));
 #else
     const int mant = 23, bias = 127;
     const T lo = -104.0f, log2e = 1.44269504f, shifter = 12582912.0f;
     const T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
-#define VG_C(c) VG_FN(set1)(c)
-#define VG_TAYLOR(p, r)                        /* 1/k!, k = 7 .. 0 */       \
-    p = VG_C(1.0f / 5040.0f);                                                  \
-    p = VG_FMA(p, r, VG_C(1.0f / 720.0f));                                     \
-    p = VG_FMA(p, r, VG_C(1.0f / 120.0f));                                     \
-    p = VG_FMA(p, r, VG_C(1.0f / 24.0f));                                      \
-    p = VG_FMA(p, r, VG_C(1.0f / 6.0f));                                       \
-    p = VG_FMA(p, r, VG_C(0.5f));                                              \
-    p = VG_FMA(p, r, VG_C(1.0f));                                              \
-    p = VG_FMA(p, r, VG_C(1.0f));
 #endif
+#define VG_C(c) VG_FN(set1)(c)
+/* Horner's step with the next coefficient 1/k!, rounded to T */
+#define VG_TAYLOR_STEP(kfact) p = VG_FMA(p, r, VG_C((T)1 / (T)(kfact)));
     V n, r, p;
 #ifdef VG_ROUND
     x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
@@ -305,7 +282,15 @@ VG_INLINE V VG_FN(exp_neg)(V x)
 #endif
     r = VG_FMA(-n, VG_C(ln2hi), x);
     r = VG_FMA(-n, VG_C(ln2lo), r);
-    VG_TAYLOR(p, r)
+#if VG_IS_DOUBLE                /* 1/k!, k = 13 .. 0 */
+    p = VG_C((T)1 / (T)6227020800.0);
+    VG_TAYLOR_STEP(479001600.0) VG_TAYLOR_STEP(39916800.0) VG_TAYLOR_STEP(3628800.0)
+    VG_TAYLOR_STEP(362880.0) VG_TAYLOR_STEP(40320.0) VG_TAYLOR_STEP(5040.0)
+#else                           /* 1/k!, k = 7 .. 0 */
+    p = VG_C((T)1 / (T)5040.0);
+#endif
+    VG_TAYLOR_STEP(720.0) VG_TAYLOR_STEP(120.0) VG_TAYLOR_STEP(24.0) VG_TAYLOR_STEP(6.0)
+    VG_TAYLOR_STEP(2.0) VG_TAYLOR_STEP(1.0) VG_TAYLOR_STEP(1.0)
 #ifdef VG_ROUND
     (void)mant, (void)bias, (void)shifter;
     return VG_SCALE(p, n);
@@ -315,7 +300,7 @@ VG_INLINE V VG_FN(exp_neg)(V x)
     p = p * (V)((VU)(k1 + bias) << mant);
     return p * (V)((VU)(k - k1 + bias) << mant);
 #endif
-#undef VG_TAYLOR
+#undef VG_TAYLOR_STEP
 #undef VG_C
 }
 
