@@ -111,6 +111,10 @@ ROWS_PER_BLOCK = BLOCK_ROWS
 #: network2's layout first (BLAS packs the long operand faster so).
 cdef Py_ssize_t BLAS_SMALL_UPDATE_ROWS = 32
 
+#: On the blas path rows of activations are padded to this many bytes (a
+#: cache line; BLAS handles such widths fastest).
+cdef Py_ssize_t BLAS_ROW_BYTES = 64
+
 #: Cost codes (``vgcore.kernels`` maps the cost classes to these).
 COST_CROSS_ENTROPY = VG_COST_CROSS_ENTROPY
 COST_QUADRATIC = VG_COST_QUADRATIC
@@ -857,14 +861,15 @@ cdef class _Net:
 cdef _Net _make_net(list weights, list biases, Py_ssize_t n_in, floating dummy):
     """Collect data pointers of validated, C-contiguous parameter arrays.
 
-    Rows of activations are padded to the path's vector width (64 bytes on
-    the blas path).
+    Rows of activations are padded to the path's vector width
+    (``BLAS_ROW_BYTES`` on the blas path).
     """
     cdef int L = len(weights), l
     cdef _Net net = _Net(L)
     cdef const floating[:, ::1] w
     cdef const floating[::1] b
-    cdef Py_ssize_t lanes = (net.ops.vector_bytes if net.ops != NULL else 64) // sizeof(floating)
+    cdef Py_ssize_t lanes = ((net.ops.vector_bytes if net.ops != NULL else BLAS_ROW_BYTES)
+                             // sizeof(floating))
     net.n[0] = n_in
     net.P[0] = n_in
     for l in range(L):
