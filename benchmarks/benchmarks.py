@@ -35,6 +35,10 @@ written from SPEC.md), as ``impl`` ``"vgcore"``/``"network2"``:
   call, from the list of pairs and from the arrays (the list is converted
   once and reused).
 
+Kernels: the path in use (``$VGCORE_CPU``, or the fastest this CPU runs:
+avx512, avx2, baseline, blas) is recorded by ``track_kernel_path``; run
+``VGCORE_CPU=avx2 asv run ...`` to time another on the same machine.
+
 Data: the full MNIST training file from the folder ``$VGCORE_MNIST`` (the
 four IDX ``.gz`` files) when that is set, else deterministic random pixels
 and labels of the same shape (seeded; timings do not depend on the pixel
@@ -545,3 +549,16 @@ class TimeSGDCall(_Bench):
     def time_sgd_one_epoch(self, data):
         with self.quiet():
             self.net.SGD(self.data, 1, 10, 0.1, lmbda=5.0)
+
+#: The kernels' paths, numbered for the graph (higher: wider vectors).
+PATH_NUMBERS = {"blas": 0, "baseline": 1, "avx2": 2, "avx512": 3}
+
+
+def track_kernel_path():
+    """Which kernels the run timed: 0 blas, 1 baseline, 2 avx2, 3 avx512
+    (the fastest this CPU runs, or ``$VGCORE_CPU``); a change of machine or
+    of path shows up here beside the times it explains."""
+    return PATH_NUMBERS[kernels.cpu_path()]
+
+
+track_kernel_path.unit = "path (0 blas, 1 baseline, 2 avx2, 3 avx512)"

@@ -1,149 +1,52 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled kernels of vgcore: network2's mathematics, fused and GIL-free.
 
-Design note
+Design note (invariants; the measurements behind them: ``docs/kernels.md``)
 -----------
-Modelled on scikit-learn's ``sklearn/_loss/_loss.pyx``:
-
-* The mathematics lives in small ``cdef inline ... noexcept nogil``
-  functions (``_sigmoid``, ``_cross_entropy_from_z``, ...), the loops over them in
-  ``cdef ... noexcept nogil`` functions working on raw C pointers, and the
-  ``def`` functions at the bottom only turn validated Python objects into
-  pointers, allocate one workspace per call and release the GIL.  They
-  **assume already-validated input** (shapes, dtypes, C-contiguity,
-  writeability, index ranges): ``vgcore.kernels`` checks all of it before
-  calling here, and nothing here checks again.
-* One source for float64 and float32 through the fused type ``floating``;
-  matrix products go to SciPy's BLAS (``dgemm``/``sgemm`` from
-  ``scipy.linalg.cython_blas``, dispatched on the fused type as in
-  ``sklearn/utils/_cython_blas.pyx``), except the forward product, the
-  back-propagation product and the weight update of large mini-batches,
-  which have hand-written AVX-512 kernels (``_fwd_avx512.h``) used when
-  the CPU has AVX-512F (checked at run time; BLAS otherwise).
-* Layout: examples are ROWS.  A block of ``m`` activations of layer ``l``
-  is row-major ``(m, n_l)`` with its rows padded to ``P_l`` (a multiple of
-  the vector width).  Each call first copies every weight matrix into the
-  workspace TRANSPOSED and padded: ``WT[l]`` is ``(n_l, P_{l+1})``, with
-  ``WT[k, j] = w[j, k]`` and zero padding; ``sgd_epoch`` trains on ``WT``
-  and writes it back into network2's ``w`` at the end of the call (two
-  cheap transposes per epoch).  In this layout the forward product is a
-  sum of outer products (vectors along the outputs, no horizontal sums),
-  which is what lets the hand-written kernel reach ~55 GFLOP/s on a
-  10 x 784 x 30 product where BLAS on ``w`` reached ~32.  BLAS is
-  column-major, so a row-major ``(r, c)`` array with row stride ``ld`` is
-  the column-major ``(c, r)`` matrix (its transpose) with leading
-  dimension ``ld``:
-
-  - forward ``Z = A WT``            is column-major ``Z^T = WT^T A^T``
-    -> ``gemm('N', 'N')`` on (WT, A) (BLAS path);
-  - back-propagation ``D_prev = D w = D WT^T`` is column-major
-    ``D_prev^T = WT D^T`` -> ``gemm('T', 'N')`` on (WT, D) (BLAS path;
-    with AVX-512 it is the forward kernel on ``w`` itself, copied out of
-    ``WT`` into the scratch ``G``: an n_{l+1} x n_l copy per mini-batch,
-    against BLAS's packing of both operands and its call overhead, which
-    were ~7% of a full-batch epoch of ``[784,30,30,30,30,10]``, now ~5%);
-  - weight update ``WT = beta WT + alpha A^T D`` is column-major
-    ``WT^T = beta WT^T + alpha D^T A`` -> ``gemm('N', 'T')`` on (D, A),
-    with ``alpha = -eta/m`` and ``beta = 1 - eta*lmbda/n``: the gradient
-    and the L2-decayed update are ONE GEMM straight into the weights;
-  - summed gradient ``nabla_w += D^T A`` (``backprop``) in network2's own
-    layout -> ``gemm('N', 'T')`` on (A, D).
-* ``sgd_epoch`` does a whole epoch without returning to Python: for each
-  mini-batch it runs the forward pass, the output error, and the backward
-  pass in which ``delta_l`` is computed from ``w_{l+1}`` BEFORE ``w_{l+1}``
-  is updated.  The bias gradient (row sums of ``delta``) is computed once
-  and used for the bias update and for the optional learning-speed output.
-  The rows ``X[order[k:k+m]]`` are gathered into the workspace by the
-  forward kernel itself while it computes (and it prefetches the next
-  mini-batch's rows): the gather of randomly ordered rows is bound by
-  memory bandwidth and was ~20% of an epoch as a separate copy.  Rows that
-  are consecutive in ``X`` (full-batch gradient descent) are used in place.
-  One-hot targets may come as their labels (one int64 per example, the
-  form ``vgcore.network2`` passes), gathered into the epoch's order by the
-  caller: the output error then subtracts 1 in the label's column, reading
-  the labels in sequence, instead of a randomly placed row of ``Y`` (a
-  cache miss per example; so is a label read in random order, ~3% of an
-  epoch).  Measured, [784,30,10] mb 10, A/B in one process, medians of
-  15 pairs of epochs: labels against ``Y`` 0.956 (float64) and 0.968
-  (float32), identical bits; labels read in random order gained only
-  0.989 / 0.962; the gather ``labels[order]`` costs ~0.25 ms an epoch.
-  Mini-batches of more than ``SMALL_UPDATE_ROWS`` rows update ``WT`` with
-  the hand-written ``vg_grad`` (with AVX-512): BLAS first packs the whole
-  of ``A`` (at full batch 1000 x 784 doubles, a 6 MB copy, ~9% of an
-  epoch) where ``vg_grad`` reads ``A``'s rows in place, in blocks of rows
-  whose part of ``delta`` fits in L1.  Measured (full batch 1000,
-  ``[784,30,30,30,30,10]``, best of 15): 2.38-2.48 ms/epoch against
-  2.74-2.88 with BLAS.  Without AVX-512 they form the gradient in
-  network2's layout with BLAS (which packs the long operand faster that
-  way than in ``WT``'s) and add it transposed.
-* With AVX-512 the sigmoid is vectorised too, with its own ``exp`` (1-2
-  ulp; the formula is still ``reference.sigmoid``'s); otherwise it is the
-  scalar ``_sigmoid`` below with the C library's ``exp``.  So are the
-  element-wise steps of back-propagation (output error, ``a (1 - a)``,
-  row sums), with the scalar loops below as the fallback: the same
-  operations in the same order.  Measured, epochs of ``[784,30,10]`` mb
-  10: float32 ~5% faster, float64 ~2% (these loops were 7% of float32's
-  samples in ``perf``).
-* Nothing is allocated per mini-batch: one 64-byte aligned workspace per
-  call (``posix_memalign``), owned by a ``_Net`` object that frees it
-  whatever happens.  No global state is written during a call, so two
-  threads may train two networks at once.
-* Whole data sets (``feedforward``, ``evaluate``, ``backprop``,
-  ``mean_nabla_b``) are processed in blocks of ``BLOCK_ROWS`` rows so
-  memory stays bounded whatever the number of examples.
-* Numerics: the sigmoid evaluates ``exp(-|z|)`` only (the formula of
-  ``vgcore.reference.sigmoid``); the cross-entropy is computed from ``z``
-  with ``softplus`` so saturated units give a finite, correct cost.  Cost
-  sums and learning speeds are accumulated in double even for float32.
-* Measured and rejected (kept out of the code): hand-written kernels in
-  network2's layout (dot products with horizontal sums: slower than BLAS
-  here), hand-written updates in the transposed layout (2 x 4 blocks:
-  slower than BLAS's; 6 x 4 blocks: faster alone in cache, no faster
-  within an epoch), and a burst of software prefetches of the next mini-batch's
-  rows before or after the forward pass (it only moved the stall; spread
-  over the forward kernel's arithmetic, as now, it pays).  Also no gain,
-  in A/B runs of whole epochs: the update of large mini-batches reading
-  the rows of ``X`` in place instead of the forward kernel's copy; a
-  hand-written update for mini-batches of 10 (``delta`` held in
-  registers: slower than BLAS's small-matrix kernel); a reciprocal and
-  two Newton steps instead of the sigmoid's division.  Measured and
-  rejected later (mini-batch 10, ``[784,30,10]``, float64; in C against
-  the current forward kernel and BLAS update, interleaved): fusing layer
-  0's update with the next mini-batch's forward product over segments of
-  ``k`` (one pass of ``WT`` through L2 instead of three; with the blocks
-  kept in registers it is still ~15% slower: the segments' forward is
-  slower than the streaming one, and its prefetches of the next rows
-  slowed the update); reading ``X`` stored as float32 when exact (half the
-  bytes of the gather, same results: no faster in a forward-plus-update
-  loop; the gather seems bound by outstanding misses, not bytes);
-  software prefetch of the rows of ``Y`` (their misses cost ~3% of an
-  epoch, but prefetching them before the forward product, before the
-  update, or spread through the forward kernel's own prefetches gained
-  nothing outside the noise); and the update with ``delta`` pre-scaled
-  or the decay kept as a scale factor (``wscale``, as scikit-learn's SGD
-  does): no faster, the update is bound by ``WT``'s traffic, not by its
-  arithmetic.  ``vg_grad`` instead of BLAS for mini-batches of 10, to save
-  the call overhead on the small layers: 2% slower on the layers after the
-  first, 10% slower on all layers (A/B in one process, identical results
-  to rounding).  The hidden layers' bias and sigmoid applied in the
-  forward kernel's epilogue, on the accumulators (no pass over ``Z``):
-  identical bits, 1.2% (float64) / 0.5% (float32) faster by the median of
-  21 pairs, within the noise: not worth a second sigmoid loop.
-  Layer 0's update fused with the next mini-batch's forward product in
-  column halves instead of segments of ``k`` (10 rows x 2 vectors of
-  accumulators kept over the whole sweep, each new ``WT`` row used as soon
-  as it is written: ``WT`` through L2 once per mini-batch; results equal
-  to rounding): 1.7-1.9x SLOWER than the forward kernel plus BLAS with
-  the rows gathered from ``X`` (ten row pointers and the update's
-  ten rows of ``A`` exceed the general registers: spills), and no faster
-  even on contiguous cached rows with ``nin`` fixed at compile time and
-  the update software-pipelined one pair of ``k`` ahead (0.079-0.097 s
-  against 0.078-0.084 s for 5,000 mini-batches).  In isolation the forward
-  kernel on cached rows runs at ~90% of the GEMM rate and BLAS's update at
-  ~80%; the gather of random rows adds ~0.008 s an epoch, of which the
-  software prefetches save only ~1.6%, and prefetching the whole next
-  mini-batch (both row blocks) a mini-batch ahead changed nothing.
+* Modelled on ``sklearn/_loss``: small ``cdef inline ... nogil`` formulas,
+  ``cdef`` loops on raw pointers, and ``def`` functions that only turn
+  objects validated by ``vgcore.kernels`` into pointers (nothing here checks
+  shapes, dtypes, contiguity or index ranges again).  One source for
+  float64 and float32 (fused type ``floating``).
+* Layout: examples are ROWS.  Activations of layer ``l`` are row-major
+  ``(m, n_l)`` with rows padded to ``P_l``, a multiple of the path's vector
+  width (``P_0 = n_0``).  Each call copies every ``w`` TRANSPOSED and
+  zero-padded into ``WT[l]`` ``(n_l, P_{l+1})`` and ``sgd_epoch`` copies it
+  back at the end: in this layout every product is a sum of outer products
+  (broadcast one element, multiply whole vectors of outputs).  Padding
+  columns of ``delta``, ``WT`` and the weight gradients are 0; those of the
+  activations and ``z`` hold harmless values and are never read as results.
+* Paths (``simd_dispatch.h``), chosen once at import by CPUID or by
+  ``$VGCORE_CPU``, fixed per call (``NetDims.ops``): ``avx512``, ``avx2``,
+  ``baseline`` run the hand-written kernels of ``simd_kernels.h`` (forward
+  and back-propagation products, the update of mini-batches of more than
+  ``ops.small_update_rows`` rows, sigmoid, output error, ``a(1-a)``, row
+  sums), one source compiled per target; ``blas`` runs every product with
+  SciPy's BLAS (column-major: a row-major ``(r, c)`` array is BLAS's
+  ``(c, r)``) and the scalar loops below.  Smaller updates (none on avx2)
+  go to BLAS: ``WT = (1 - eta lmbda/n) WT - (eta/m) A^T D`` in one GEMM.
+* ``sgd_epoch`` runs a whole epoch without returning to Python; ``delta_l``
+  is computed from ``w_{l+1}`` before ``w_{l+1}`` is updated.  The forward
+  kernel gathers the mini-batch's rows ``X[order[k:k+m]]`` into the
+  workspace while it computes and prefetches the next ones; consecutive
+  rows are used in place.  One-hot targets may come as labels in the
+  epoch's order.  Whole data sets go in blocks of ``BLOCK_ROWS`` rows.
+* Memory: one 64-byte aligned workspace per call, cut by ``_layout``;
+  it is taken from (and given back to) a cache of one per thread, so a
+  thread never shares it and nothing is allocated per mini-batch.  No
+  global state is written during a call: threads may train networks at once.
+* Numerics: each product output is a sum in increasing order (``k``, or
+  the rows), with FMA on avx2/avx512 and multiply-then-add on baseline;
+  BLAS sums in its own order.  The sigmoid is ``reference.sigmoid``'s
+  formula (``exp(-|z|)`` only); the SIMD paths use their own ``exp``
+  (1-2 ulp), blas the C library's.  The other element-wise steps do the
+  same operations in the same order on every path (the same bits).  The
+  cross-entropy is computed from ``z`` (finite when saturated); cost sums
+  and learning speeds accumulate in double.
 """
+import os
+import threading
+
 from cython cimport floating
 from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
 from libc.stdint cimport int64_t
@@ -160,72 +63,122 @@ cdef extern from "stdlib.h" nogil:
     int posix_memalign(void **memptr, size_t alignment, size_t size)
 
 
-cdef extern from "_fwd_avx512.h" nogil:
-    int vg_have_avx512()
-    void vg_fwd_d(int m, int nin, int P, const double * const *rows,
-                  int m_ahead, const double *WT, double *Z, double *copy)
-    void vg_fwd_s(int m, int nin, int P, const float * const *rows,
-                  int m_ahead, const float *WT, float *Z, float *copy)
-    void vg_grad_d(int m, int nin, int P, const double *A, int lda,
-                   const double *D, double beta, double alpha, double *WT)
-    void vg_grad_s(int m, int nin, int P, const float *A, int lda,
-                   const float *D, float beta, float alpha, float *WT)
-    void vg_sigmoid_bias_d(int m, int n, int P, const double *b, double *a,
-                           double *zout)
-    void vg_sigmoid_bias_s(int m, int n, int P, const float *b, float *a,
-                           float *zout)
-    void vg_delta_out_d(int cost, int m, int nL, int P, const double *a,
-                        const double *Y, const int64_t *labels,
-                        const int64_t *idx, Py_ssize_t r0, double *delta)
-    void vg_delta_out_s(int cost, int m, int nL, int P, const float *a,
-                        const float *Y, const int64_t *labels,
-                        const int64_t *idx, Py_ssize_t r0, float *delta)
-    void vg_dsig_d(int m, int n, int P, const double *a, double *dp)
-    void vg_dsig_s(int m, int n, int P, const float *a, float *dp)
-    void vg_row_sums_d(int m, int P, const double *d, double *out)
-    void vg_row_sums_s(int m, int P, const float *d, float *out)
+cdef extern from "simd_dispatch.h" nogil:
+    cdef enum vg_path:
+        VG_PATH_BLAS
+        VG_PATH_BASELINE
+        VG_PATH_AVX2
+        VG_PATH_AVX512
+        VG_N_PATHS
+    cdef enum vg_cost:
+        VG_COST_CROSS_ENTROPY
+        VG_COST_QUADRATIC
+    ctypedef struct vg_ops:
+        int vector_bytes
+        int small_update_rows
+        void (*fwd_d)(int m, int nin, int P, const double * const *rows,
+                   int m_ahead, const double *WT, double *Z, double *copy) noexcept nogil
+        void (*fwd_s)(int m, int nin, int P, const float * const *rows,
+                   int m_ahead, const float *WT, float *Z, float *copy) noexcept nogil
+        void (*grad_d)(int m, int nin, int P, const double *A, int lda,
+                    const double *D, double beta, double alpha, double *WT) noexcept nogil
+        void (*grad_s)(int m, int nin, int P, const float *A, int lda,
+                    const float *D, float beta, float alpha, float *WT) noexcept nogil
+        void (*sigmoid_bias_d)(int m, int n, int P, const double *b, double *a,
+                            double *zout) noexcept nogil
+        void (*sigmoid_bias_s)(int m, int n, int P, const float *b, float *a,
+                            float *zout) noexcept nogil
+        void (*delta_out_d)(int cost, int m, int nL, int P, const double *a,
+                         const double *Y, const int64_t *labels,
+                         const int64_t *idx, Py_ssize_t r0, double *delta) noexcept nogil
+        void (*delta_out_s)(int cost, int m, int nL, int P, const float *a,
+                         const float *Y, const int64_t *labels,
+                         const int64_t *idx, Py_ssize_t r0, float *delta) noexcept nogil
+        void (*dsig_d)(int m, int n, int P, const double *a, double *dp) noexcept nogil
+        void (*dsig_s)(int m, int n, int P, const float *a, float *dp) noexcept nogil
+        void (*row_sums_d)(int m, int P, const double *d, double *out) noexcept nogil
+        void (*row_sums_s)(int m, int P, const float *d, float *out) noexcept nogil
+    int vg_path_supported(int path)
+    const vg_ops *vg_path_ops(int path)
 
 
 #: Rows per block when a whole data set is processed.
 cdef Py_ssize_t BLOCK_ROWS = 256
+ROWS_PER_BLOCK = BLOCK_ROWS
 
-#: Mini-batches of at most this many rows update the transposed weights with
-#: one GEMM; larger ones use vg_grad, or without AVX-512 form the gradient
-#: first (see _sgd_epoch_impl).
-cdef Py_ssize_t SMALL_UPDATE_ROWS = 32
+#: On the blas path, mini-batches of at most this many rows update the
+#: transposed weights with one GEMM; larger ones form the gradient in
+#: network2's layout first (BLAS packs the long operand faster so).
+cdef Py_ssize_t BLAS_SMALL_UPDATE_ROWS = 32
+
+#: On the blas path rows of activations are padded to this many bytes (a
+#: cache line; BLAS handles such widths fastest).
+cdef Py_ssize_t BLAS_ROW_BYTES = 64
 
 #: Cost codes (``vgcore.kernels`` maps the cost classes to these).
-COST_CROSS_ENTROPY = 0
-COST_QUADRATIC = 1
-
-cdef bint _avx512_ok = vg_have_avx512() != 0
-cdef bint _use_avx512 = _avx512_ok
+COST_CROSS_ENTROPY = VG_COST_CROSS_ENTROPY
+COST_QUADRATIC = VG_COST_QUADRATIC
 
 
-def avx512_available():
-    """True when the CPU can run the hand-written AVX-512 forward kernel."""
-    return bool(_avx512_ok)
+# ---------------------------------------------------------------------------
+# Paths: which kernels run (see simd_dispatch.h)
+# ---------------------------------------------------------------------------
+
+#: Every path, fastest first, as ``$VGCORE_CPU`` names them.
+PATHS = ("avx512", "avx2", "baseline", "blas")
+cdef int[4] _PATH_CODES = [VG_PATH_AVX512, VG_PATH_AVX2, VG_PATH_BASELINE, VG_PATH_BLAS]
+
+cdef int _path = VG_PATH_BLAS
+cdef const vg_ops *_ops = NULL
 
 
-def avx512_in_use():
-    """True when the AVX-512 kernels are used (available and not bypassed).
-
-    They make no large BLAS calls: only ``backprop``'s ``nabla_w`` goes to
-    BLAS then.
-    """
-    return bool(_use_avx512)
+def available_paths():
+    """The paths this build can run on this CPU, fastest first."""
+    return tuple(name for name, code in zip(PATHS, _PATH_CODES)
+                 if vg_path_supported(code))
 
 
-def set_avx512(bint enabled):
-    """Use (True) or bypass (False) the AVX-512 forward kernel; returns the old value.
+def path():
+    """The name of the path in use."""
+    return PATHS[list(_PATH_CODES).index(_path)]
 
-    For tests and benchmarks only (both paths compute the same mathematics).
-    Set it while no kernel is running.
-    """
-    global _use_avx512
-    old = _use_avx512
-    _use_avx512 = enabled and _avx512_ok
-    return bool(old)
+
+def small_update_rows():
+    """Mini-batches of at most this many rows update the weights with BLAS
+    (every one on the blas path)."""
+    return _ops.small_update_rows if _ops != NULL else PY_SSIZE_T_MAX
+
+
+def choose_path(value, available, what="VGCORE_CPU"):
+    """The path named ``value`` (None or blank: the first of ``available``);
+    ValueError naming the choices if it is unknown or not in ``available``.
+    ``what`` names where ``value`` came from, for the message."""
+    if value is None or value.strip() == "":
+        return available[0]
+    name = value.strip().lower()
+    if name not in PATHS:
+        raise ValueError(f"{what}={value!r} is not a path of vgcore's kernels; "
+                         f"choose one of {', '.join(PATHS)} (unset: the fastest this "
+                         f"CPU runs)")
+    if name not in available:
+        raise ValueError(f"{what}={value!r}: this CPU (or this build) cannot run "
+                         f"the {name} kernels; it can run: {', '.join(available)}")
+    return name
+
+
+def set_path(name, what="path"):
+    """Use the kernels of path ``name`` from the next call on; returns the
+    old name.  For tests and benchmarks (every path computes the same
+    mathematics); ``$VGCORE_CPU`` is the way to choose one otherwise."""
+    global _path, _ops
+    name = choose_path(name, available_paths(), what)
+    old = path()
+    _path = _PATH_CODES[PATHS.index(name)]
+    _ops = vg_path_ops(_path)
+    return old
+
+
+set_path(os.environ.get("VGCORE_CPU"), "VGCORE_CPU")
 
 
 # ---------------------------------------------------------------------------
@@ -260,7 +213,7 @@ cdef inline double _cross_entropy_from_z(double z, double y) noexcept nogil:
 
 cdef inline floating _output_delta(int cost, floating a, floating y) noexcept nogil:
     """``delta^L`` of one unit: ``a - y`` (cross-entropy) or ``(a-y) a(1-a)``."""
-    if cost == 0:
+    if cost == VG_COST_CROSS_ENTROPY:
         return a - y
     return (a - y) * (a * (1 - a))
 
@@ -297,6 +250,7 @@ cdef struct NetDims:
     int L                       # number of weight layers
     const Py_ssize_t *n         # widths n[0..L]
     const Py_ssize_t *P         # padded row strides P[0..L] (P[0] = n[0])
+    const vg_ops *ops           # the hand-written kernels, NULL on the blas path
 
 
 cdef inline Py_ssize_t _round16(Py_ssize_t x) noexcept nogil:
@@ -312,8 +266,8 @@ cdef Py_ssize_t _layout(NetDims d, Py_ssize_t rows, bint gather, floating *work,
     ``WT[l]`` (n_l x P_{l+1}), ``A[0]`` (rows x n_0, only if ``gather``),
     ``A[l]`` (rows x P_l), two delta buffers and ``Z`` (rows x max P),
     ``sums`` (max P), and ``G`` (the largest n_{l+1} x P_l: the weights of
-    back-propagation, or the gradient of a large mini-batch without
-    AVX-512; pages of it never touched cost nothing).  With ``work == NULL``
+    back-propagation, or the gradient of a large mini-batch on the blas
+    path).  With ``work == NULL``
     only the size is computed.  Every buffer starts on a 64-byte boundary.
     """
     cdef Py_ssize_t off = 0, maxP = 0, maxW = 0
@@ -398,7 +352,8 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
     cdef floating *copy
     cdef const floating *b
     cdef floating z
-    if idx != NULL and not _use_avx512:    # BLAS needs the rows gathered
+    cdef const vg_ops *ops = d.ops
+    if idx != NULL and ops == NULL:    # BLAS needs the rows gathered
         for i in range(m):
             memcpy(A[0] + i * n0, X + idx[i] * n0, n0 * sizeof(floating))
     for l in range(d.L):
@@ -408,7 +363,7 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
         P = d.P[l + 1]
         a = A[l + 1]
         b = B[l]
-        if _use_avx512:
+        if ops != NULL:
             copy = NULL
             ahead = 0
             if l == 0 and idx != NULL:
@@ -420,18 +375,18 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
                 for i in range(m):
                     rows[i] = A[l] + i * lda
             if floating is double:
-                vg_fwd_d(<int> m, <int> nin, <int> P, rows, <int> ahead, WT[l], a, copy)
+                ops.fwd_d(<int> m, <int> nin, <int> P, rows, <int> ahead, WT[l], a, copy)
             else:
-                vg_fwd_s(<int> m, <int> nin, <int> P, rows, <int> ahead, WT[l], a, copy)
+                ops.fwd_s(<int> m, <int> nin, <int> P, rows, <int> ahead, WT[l], a, copy)
         else:
             _gemm(NO_TRANS, NO_TRANS, nout, m, nin, <floating> 1.0,
                   WT[l], P, A[l], lda, <floating> 0.0, a, P)
-        if _use_avx512:
+        if ops != NULL:
             zrow = z_last if l == d.L - 1 else NULL
             if floating is double:
-                vg_sigmoid_bias_d(<int> m, <int> nout, <int> P, b, a, zrow)
+                ops.sigmoid_bias_d(<int> m, <int> nout, <int> P, b, a, zrow)
             else:
-                vg_sigmoid_bias_s(<int> m, <int> nout, <int> P, b, a, zrow)
+                ops.sigmoid_bias_s(<int> m, <int> nout, <int> P, b, a, zrow)
         elif z_last != NULL and l == d.L - 1:
             for i in range(m):
                 zrow = a + i * P
@@ -446,7 +401,8 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
                     zrow[j] = _sigmoid(zrow[j] + b[j])
 
 
-cdef void _delta_out(int cost, Py_ssize_t m, Py_ssize_t nL, Py_ssize_t P,
+cdef void _delta_out(const vg_ops *ops, int cost, Py_ssize_t m, Py_ssize_t nL,
+                     Py_ssize_t P,
                      const floating *a, const floating *Y, const int64_t *labels,
                      const int64_t *idx, Py_ssize_t r0,
                      floating *delta) noexcept nogil:
@@ -456,11 +412,11 @@ cdef void _delta_out(int cost, Py_ssize_t m, Py_ssize_t nL, Py_ssize_t P,
     ``labels[i]`` (``Y`` is then not read)."""
     cdef Py_ssize_t i, j, r
     cdef const floating *y
-    if _use_avx512:
+    if ops != NULL:
         if floating is double:
-            vg_delta_out_d(cost, <int> m, <int> nL, <int> P, a, Y, labels, idx, r0, delta)
+            ops.delta_out_d(cost, <int> m, <int> nL, <int> P, a, Y, labels, idx, r0, delta)
         else:
-            vg_delta_out_s(cost, <int> m, <int> nL, <int> P, a, Y, labels, idx, r0, delta)
+            ops.delta_out_s(cost, <int> m, <int> nL, <int> P, a, Y, labels, idx, r0, delta)
         return
     for i in range(m):
         if labels != NULL:
@@ -476,30 +432,30 @@ cdef void _delta_out(int cost, Py_ssize_t m, Py_ssize_t nL, Py_ssize_t P,
             delta[i * P + j] = 0
 
 
-cdef void _delta_back(Py_ssize_t m, Py_ssize_t nin, Py_ssize_t nout,
+cdef void _delta_back(const vg_ops *ops, Py_ssize_t m, Py_ssize_t nin, Py_ssize_t nout,
                       Py_ssize_t Pin, Py_ssize_t Pout, const floating *WTl,
                       const floating *delta, const floating *a,
                       floating *delta_prev, floating *Wb,
                       const floating **rows) noexcept nogil:
     """``delta_prev = (delta w) * a (1 - a)`` for ``m`` rows (padding set to 0).
 
-    With AVX-512 the product is the forward kernel's, on ``w`` itself
+    With the hand-written kernels the product is the forward kernel's, on ``w`` itself
     (copied from ``WTl`` into ``Wb``, ``nout x Pin`` with zero padding):
     ``delta_prev = delta w`` is a sum of outer products of ``delta``'s
     elements with the rows of ``w``.  ``rows`` is room for ``m`` pointers.
     """
     cdef Py_ssize_t i, j
     cdef floating s
-    if _use_avx512:
+    if ops != NULL:
         _transpose(nin, nout, WTl, Pout, Wb, Pin)
         for i in range(m):
             rows[i] = delta + i * Pout
         if floating is double:
-            vg_fwd_d(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
-            vg_dsig_d(<int> m, <int> nin, <int> Pin, a, delta_prev)
+            ops.fwd_d(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
+            ops.dsig_d(<int> m, <int> nin, <int> Pin, a, delta_prev)
         else:
-            vg_fwd_s(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
-            vg_dsig_s(<int> m, <int> nin, <int> Pin, a, delta_prev)
+            ops.fwd_s(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
+            ops.dsig_s(<int> m, <int> nin, <int> Pin, a, delta_prev)
         return
     _gemm(TRANS, NO_TRANS, nin, m, nout, <floating> 1.0, WTl, Pout,
           delta, Pout, <floating> 0.0, delta_prev, Pin)
@@ -511,15 +467,15 @@ cdef void _delta_back(Py_ssize_t m, Py_ssize_t nin, Py_ssize_t nout,
             delta_prev[i * Pin + j] = 0
 
 
-cdef void _row_sums(Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
+cdef void _row_sums(const vg_ops *ops, Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
                     const floating *delta, floating *out) noexcept nogil:
     """``out[j] = sum_i delta[i, j]`` (rows added in order, as numpy does)."""
     cdef Py_ssize_t i, j
-    if _use_avx512:     # all P columns (the padding of delta is 0)
+    if ops != NULL:     # all P columns (the padding of delta is 0)
         if floating is double:
-            vg_row_sums_d(<int> m, <int> P, delta, out)
+            ops.row_sums_d(<int> m, <int> P, delta, out)
         else:
-            vg_row_sums_s(<int> m, <int> P, delta, out)
+            ops.row_sums_s(<int> m, <int> P, delta, out)
         return
     for j in range(n):
         out[j] = delta[j]
@@ -558,6 +514,8 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
     cdef floating *sums
     cdef floating step, decay
     cdef double nrm, g
+    cdef Py_ssize_t small_rows = (d.ops.small_update_rows if d.ops != NULL
+                                  else BLAS_SMALL_UPDATE_ROWS)
     _layout(d, mbs, True, work, WT, A, &D, &Dp, &Z, &sums, &G)
     gathered = A[0]
     _transpose_in(d, W, WT)
@@ -584,12 +542,12 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
             if ahead > mbs:
                 ahead = mbs
             _forward(d, WT, B, A, m, <floating *> NULL, rows, X, order + k, ahead)
-        _delta_out(cost, m, d.n[L], d.P[L], A[L], Y,
+        _delta_out(d.ops, cost, m, d.n[L], d.P[L], A[L], Y,
                    labels + k if labels != NULL else labels, order + k, 0, D)
         for l in range(L - 1, -1, -1):
             nin = d.n[l]
             nout = d.n[l + 1]
-            _row_sums(m, nout, d.P[l + 1], D, sums)
+            _row_sums(d.ops, m, nout, d.P[l + 1], D, sums)
             if speeds != NULL:
                 nrm = 0.0
                 for j in range(nout):
@@ -597,22 +555,23 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                     nrm += g * g
                 speeds[batch * L + l] = sqrt(nrm) / m
             if l > 0:   # delta of the layer below, with w[l] not yet updated
-                _delta_back(m, nin, nout, d.P[l], d.P[l + 1], WT[l], D, A[l], Dp, G, rows)
+                _delta_back(d.ops, m, nin, nout, d.P[l], d.P[l + 1], WT[l], D, A[l], Dp,
+                            G, rows)
             # w <- (1 - eta lmbda/n) w - (eta/m) delta^T a_prev
-            if m <= SMALL_UPDATE_ROWS:
+            if m <= small_rows:
                 # one GEMM straight into WT, over the padded width P (a
                 # multiple of the vector width, which BLAS handles faster;
                 # the padding of delta is zero, so WT's stays zero)
                 _gemm(NO_TRANS, TRANS, d.P[l + 1], nin, m, -step, D, d.P[l + 1],
                       A[l], d.P[l], decay, WT[l], d.P[l + 1])
-            elif _use_avx512:
+            elif d.ops != NULL:
                 # large m: hand-written, A read in place (no packing copy)
                 if floating is double:
-                    vg_grad_d(<int> m, <int> nin, <int> d.P[l + 1], A[l], <int> d.P[l],
-                              D, decay, -step, WT[l])
+                    d.ops.grad_d(<int> m, <int> nin, <int> d.P[l + 1], A[l], <int> d.P[l],
+                                 D, decay, -step, WT[l])
                 else:
-                    vg_grad_s(<int> m, <int> nin, <int> d.P[l + 1], A[l], <int> d.P[l],
-                              D, decay, -step, WT[l])
+                    d.ops.grad_s(<int> m, <int> nin, <int> d.P[l + 1], A[l], <int> d.P[l],
+                                 D, decay, -step, WT[l])
             else:
                 # large m: the gradient in network2's layout (BLAS packs
                 # the long operand A faster untransposed), then one pass
@@ -658,12 +617,12 @@ cdef void _backprop_impl(NetDims d, floating **W, floating **B,
         A[0] = <floating *> (X + r0 * d.n[0])
         _forward(d, WT, B, A, m, <floating *> NULL, rows,
                  <const floating *> NULL, <const int64_t *> NULL, 0)
-        _delta_out(cost, m, d.n[L], d.P[L], A[L], Y, <const int64_t *> NULL,
+        _delta_out(d.ops, cost, m, d.n[L], d.P[L], A[L], Y, <const int64_t *> NULL,
                    <const int64_t *> NULL, r0, D)
         for l in range(L - 1, -1, -1):
             nin = d.n[l]
             nout = d.n[l + 1]
-            _row_sums(m, nout, d.P[l + 1], D, sums)
+            _row_sums(d.ops, m, nout, d.P[l + 1], D, sums)
             if NB != NULL:
                 for j in range(nout):
                     NB[l][j] += sums[j]
@@ -675,7 +634,8 @@ cdef void _backprop_impl(NetDims d, floating **W, floating **B,
                 _gemm(NO_TRANS, TRANS, nin, nout, m, <floating> 1.0,
                       A[l], d.P[l], D, d.P[l + 1], <floating> 1.0, NW[l], nin)
             if l > 0:
-                _delta_back(m, nin, nout, d.P[l], d.P[l + 1], WT[l], D, A[l], Dp, G, rows)
+                _delta_back(d.ops, m, nin, nout, d.P[l], d.P[l + 1], WT[l], D, A[l], Dp,
+                            G, rows)
                 tmp = D
                 D = Dp
                 Dp = tmp
@@ -749,7 +709,7 @@ cdef void _evaluate_impl(NetDims d, floating **W, floating **B,
                     ky = j
             if ka == ky:
                 correct += 1
-            if cost == 0:
+            if cost == VG_COST_CROSS_ENTROPY:
                 for j in range(nL):
                     c += _cross_entropy_from_z(z[j], y[j])
             else:
@@ -757,7 +717,7 @@ cdef void _evaluate_impl(NetDims d, floating **W, floating **B,
                     dd = <double> a[j] - <double> y[j]
                     c += dd * dd
         r0 += m
-    if cost != 0:
+    if cost != VG_COST_CROSS_ENTROPY:
         c *= 0.5
     n_correct[0] = correct
     cost_sum[0] = c
@@ -767,8 +727,92 @@ cdef void _evaluate_impl(NetDims d, floating **W, floating **B,
 # Python-facing functions (input already validated by vgcore.kernels)
 # ---------------------------------------------------------------------------
 
+#: Workspaces of at most this many bytes are kept for the thread's next
+#: call; larger ones (full-batch training on many rows) are freed after it.
+cdef size_t KEEP_WORKSPACE_BYTES = 64 << 20
+
+cdef Py_ssize_t _n_allocations = 0      # workspace buffers allocated, ever
+cdef Py_ssize_t _n_live = 0             # workspaces not yet freed
+_cache = threading.local()              # .ws: this thread's idle workspace
+
+
+cdef class _Workspace:
+    """A 64-byte aligned buffer and room for row pointers, grown on demand.
+
+    Used by one call at a time: a call takes its thread's cached workspace
+    (``_take_workspace``), so another thread or a nested call never sees it,
+    and gives it back when it returns (``_give_back``).
+    """
+    cdef void *buf
+    cdef size_t nbytes
+    cdef void **rows
+    cdef size_t nrows
+
+    def __cinit__(self):
+        global _n_live
+        self.buf = NULL
+        self.rows = NULL
+        self.nbytes = 0
+        self.nrows = 0
+        _n_live += 1
+
+    cdef int reserve(self, Py_ssize_t n_elems, size_t itemsize,
+                     Py_ssize_t rows) except -1:
+        """Room for ``n_elems`` elements and ``2 rows`` row pointers."""
+        global _n_allocations
+        cdef size_t nb, nr
+        if (n_elems < 0 or rows < 0
+                or <size_t> n_elems > PY_SSIZE_T_MAX // itemsize
+                or <size_t> rows > PY_SSIZE_T_MAX // (2 * sizeof(void *))):
+            raise MemoryError("workspace size overflows")
+        nb = max(n_elems, 1) * itemsize
+        nr = 2 * max(rows, 1)
+        if nb > self.nbytes:
+            free(self.buf)
+            self.buf = NULL
+            self.nbytes = 0
+            if posix_memalign(&self.buf, 64, nb) != 0:
+                self.buf = NULL
+                raise MemoryError()
+            self.nbytes = nb
+            _n_allocations += 1
+        if nr > self.nrows:
+            free(self.rows)
+            self.nrows = 0
+            self.rows = <void **> malloc(nr * sizeof(void *))
+            if self.rows == NULL:
+                raise MemoryError()
+            self.nrows = nr
+        return 0
+
+    def __dealloc__(self):
+        global _n_live
+        free(self.buf)
+        free(self.rows)
+        _n_live -= 1
+
+
+cdef _Workspace _take_workspace():
+    ws = getattr(_cache, "ws", None)
+    if ws is None:
+        return _Workspace()
+    _cache.ws = None
+    return ws
+
+
+cdef _give_back(_Workspace ws):
+    if ws.nbytes <= KEEP_WORKSPACE_BYTES:
+        _cache.ws = ws
+
+
+def workspace_stats():
+    """``(buffers allocated so far, workspaces alive)``, for the tests."""
+    return _n_allocations, _n_live
+
+
 cdef class _Net:
-    """Raw pointers to a network's parameters, layer buffers and a workspace.
+    """Raw pointers to a network's parameters and layer buffers, and the
+    workspace of one call (taken from the thread's cache by ``_alloc``).
 
     Everything it allocates is freed when it is collected, even when the
     call that made it raises.
@@ -780,8 +824,8 @@ cdef class _Net:
     cdef void **B
     cdef void **WT
     cdef void **A
-    cdef void **rows
-    cdef void *work
+    cdef const vg_ops *ops
+    cdef _Workspace ws
 
     def __cinit__(self, int L):
         self.L = L
@@ -791,8 +835,8 @@ cdef class _Net:
         self.B = <void **> malloc(L * sizeof(void *))
         self.WT = <void **> malloc(L * sizeof(void *))
         self.A = <void **> malloc((L + 1) * sizeof(void *))
-        self.rows = NULL
-        self.work = NULL
+        self.ops = _ops
+        self.ws = None
         if (self.n == NULL or self.P == NULL or self.W == NULL or self.B == NULL
                 or self.WT == NULL or self.A == NULL):
             raise MemoryError()
@@ -802,21 +846,8 @@ cdef class _Net:
         d.L = self.L
         d.n = self.n
         d.P = self.P
+        d.ops = self.ops
         return d
-
-    cdef int alloc_work(self, Py_ssize_t n_elems, size_t itemsize,
-                        Py_ssize_t rows) except -1:
-        if (n_elems < 0 or rows < 0
-                or <size_t> n_elems > PY_SSIZE_T_MAX // itemsize
-                or <size_t> rows > PY_SSIZE_T_MAX // (2 * sizeof(void *))):
-            raise MemoryError("workspace size overflows")
-        if posix_memalign(&self.work, 64, max(n_elems, 1) * itemsize) != 0:
-            self.work = NULL
-            raise MemoryError()
-        self.rows = <void **> malloc(2 * max(rows, 1) * sizeof(void *))
-        if self.rows == NULL:
-            raise MemoryError()
-        return 0
 
     def __dealloc__(self):
         free(self.n)
@@ -825,17 +856,20 @@ cdef class _Net:
         free(self.B)
         free(self.WT)
         free(self.A)
-        free(self.rows)
-        free(self.work)
 
 
 cdef _Net _make_net(list weights, list biases, Py_ssize_t n_in, floating dummy):
-    """Collect data pointers of validated, C-contiguous parameter arrays."""
+    """Collect data pointers of validated, C-contiguous parameter arrays.
+
+    Rows of activations are padded to the path's vector width
+    (``BLAS_ROW_BYTES`` on the blas path).
+    """
     cdef int L = len(weights), l
     cdef _Net net = _Net(L)
     cdef const floating[:, ::1] w
     cdef const floating[::1] b
-    cdef Py_ssize_t lanes = 8 if floating is double else 16
+    cdef Py_ssize_t lanes = ((net.ops.vector_bytes if net.ops != NULL else BLAS_ROW_BYTES)
+                             // sizeof(floating))
     net.n[0] = n_in
     net.P[0] = n_in
     for l in range(L):
@@ -849,7 +883,9 @@ cdef _Net _make_net(list weights, list biases, Py_ssize_t n_in, floating dummy):
 
 
 cdef int _alloc(_Net net, Py_ssize_t rows, bint gather, floating dummy) except -1:
-    return net.alloc_work(
+    """Give ``net`` a workspace for ``rows`` rows (the thread's cached one)."""
+    net.ws = _take_workspace()
+    return net.ws.reserve(
         _layout(net.dims(), rows, gather, <floating *> NULL, <floating **> NULL,
                 <floating **> NULL, <floating **> NULL, <floating **> NULL,
                 <floating **> NULL, <floating **> NULL, <floating **> NULL),
@@ -888,8 +924,9 @@ def sgd_epoch(list weights, list biases, const floating[:, ::1] X,
         _sgd_epoch_impl(net.dims(), <floating **> net.W, <floating **> net.B,
                         xp, yp, lp, &order[0], n_order, mini_batch_size,
                         eta, lmbda, n, cost, sp, <floating **> net.WT,
-                        <floating **> net.A, <const floating **> net.rows,
-                        <floating *> net.work)
+                        <floating **> net.A, <const floating **> net.ws.rows,
+                        <floating *> net.ws.buf)
+    _give_back(net.ws)
 
 
 def backprop(list weights, list biases, const floating[:, ::1] X,
@@ -906,7 +943,8 @@ def backprop(list weights, list biases, const floating[:, ::1] X,
                        &X[0, 0], &Y[0, 0], N, cost, <floating **> grad.W,
                        <floating **> grad.B, <double **> NULL,
                        <floating **> net.WT, <floating **> net.A,
-                       <const floating **> net.rows, <floating *> net.work)
+                       <const floating **> net.ws.rows, <floating *> net.ws.buf)
+    _give_back(net.ws)
 
 
 def mean_nabla_b(list weights, list biases, const floating[:, ::1] X,
@@ -930,8 +968,9 @@ def mean_nabla_b(list weights, list biases, const floating[:, ::1] X,
             _backprop_impl(net.dims(), <floating **> net.W, <floating **> net.B,
                            &X[0, 0], &Y[0, 0], N, cost, <floating **> NULL,
                            <floating **> NULL, MB, <floating **> net.WT,
-                           <floating **> net.A, <const floating **> net.rows,
-                        <floating *> net.work)
+                           <floating **> net.A, <const floating **> net.ws.rows,
+                           <floating *> net.ws.buf)
+        _give_back(net.ws)
     finally:
         free(MB)
 
@@ -947,8 +986,9 @@ def feedforward(list weights, list biases, const floating[:, ::1] X,
     with nogil:
         _feedforward_impl(net.dims(), <floating **> net.W, <floating **> net.B,
                           &X[0, 0], N, &out[0, 0], <floating **> net.WT,
-                          <floating **> net.A, <const floating **> net.rows,
-                        <floating *> net.work)
+                          <floating **> net.A, <const floating **> net.ws.rows,
+                          <floating *> net.ws.buf)
+    _give_back(net.ws)
 
 
 def evaluate(list weights, list biases, const floating[:, ::1] X,
@@ -964,7 +1004,8 @@ def evaluate(list weights, list biases, const floating[:, ::1] X,
         _evaluate_impl(net.dims(), <floating **> net.W, <floating **> net.B,
                        &X[0, 0], &Y[0, 0], N, cost, &correct, &c,
                        <floating **> net.WT, <floating **> net.A,
-                       <const floating **> net.rows, <floating *> net.work)
+                       <const floating **> net.ws.rows, <floating *> net.ws.buf)
+    _give_back(net.ws)
     return correct, c
 
 

@@ -96,3 +96,17 @@ def test_bench_only_runs_the_chosen_cases(tmp_path):
     with pytest.raises(ValueError, match="matches no case.*evaluate 10k"):
         bench.run(only="no such case", **kw)
     assert bench.main(["--only", "no such case"]) == 2
+
+
+def test_bench_times_the_path_asked_for_and_says_which(tmp_path, capsys):
+    from vgcore import _kernels
+    before = _kernels.path()
+    lines = []
+    report = bench.run(quick=True, repeat=1, data_dir=str(tmp_path / "absent"),
+                       out=lines.append, only="evaluate", cpu="blas")
+    assert report["cpu_path"] == "blas"
+    assert report["cpu_paths"] == list(_kernels.available_paths())
+    assert any(line.startswith("kernels: blas (this CPU runs: ") for line in lines)
+    assert _kernels.path() == before                  # restored
+    assert bench.main(["--cpu", "avx9", "--quick"]) == 2
+    assert "--cpu='avx9' is not a path" in capsys.readouterr().err

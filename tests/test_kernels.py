@@ -37,17 +37,18 @@ TOL32 = 1e-5
 
 
 # ---------------------------------------------------------------------------
-# Both code paths: the hand-written AVX-512 forward product and BLAS
+# Every path this machine can run: avx512, avx2, baseline (the hand-written
+# kernels for each target) and blas
 # ---------------------------------------------------------------------------
 
-@pytest.fixture(autouse=True, params=["avx512", "blas"])
-def forward_path(request):
-    """Run every test with the AVX-512 forward kernel and with BLAS only."""
-    if request.param == "avx512" and not _kernels.avx512_available():
-        pytest.skip("this CPU has no AVX-512F: only the BLAS path exists here")
-    old = _kernels.set_avx512(request.param == "avx512")
+@pytest.fixture(autouse=True, params=_kernels.PATHS)
+def kernel_path(request):
+    """Run every test on each path of the kernels that this CPU supports."""
+    if request.param not in _kernels.available_paths():
+        pytest.skip(f"this CPU (or build) cannot run the {request.param} kernels")
+    old = _kernels.set_path(request.param)
     yield request.param
-    _kernels.set_avx512(old)
+    _kernels.set_path(old)
 
 
 # ---------------------------------------------------------------------------

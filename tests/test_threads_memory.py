@@ -8,6 +8,7 @@ import pytest
 
 from vgcore.bench import _rss_kib  # resident memory in KiB, None off Linux
 
+from vgcore import _kernels
 from vgcore import kernels as K
 
 
@@ -148,35 +149,41 @@ def test_set_blas_threads():
         K.set_blas_threads(old)
 
 
-@pytest.mark.parametrize("avx512", [True, False], ids=["avx512", "blas"])
-def test_blas_is_limited_only_around_large_blas_calls(avx512, monkeypatch):
-    """Limiting BLAS costs ~10 us per call, so it is done only for calls
-    that will run a large BLAS product: all calls of more than 32 rows on
-    the BLAS path, only ``backprop`` with the AVX-512 kernels."""
-    from vgcore import _kernels
-    if avx512 and not _kernels.avx512_available():
-        pytest.skip("this CPU has no AVX-512F")
+@pytest.mark.parametrize("path", _kernels.PATHS)
+def test_blas_is_limited_around_every_call_with_a_large_blas_product(path, monkeypatch):
+    """BLAS is held to one thread for every call that runs a BLAS product
+    of more than 65,536 multiply-adds, small mini-batches included (OpenBLAS
+    splits a 10 x 784 x 100 update over its threads, and a busy core then
+    stalls the epoch), and left alone otherwise (setting it costs ~10 us).
+    Which products a call runs depends on the path: with the hand-written
+    kernels only the update of small mini-batches and backprop's nabla_w."""
+    if path not in _kernels.available_paths():
+        pytest.skip(f"this CPU cannot run the {path} kernels")
     asked = []
 
     def fake_controller():
         asked.append(True)
         return False                      # as if threadpoolctl were absent
     monkeypatch.setattr(K, "_get_controller", fake_controller)
-    old = _kernels.set_avx512(avx512)
+    old = _kernels.set_path(path)
     try:
-        ws, bs, X, Y = _net_and_data(7, N=100)
-        calls = {"sgd_epoch": lambda: K.sgd_epoch(ws, bs, X, Y, np.arange(100), 50,
-                                                  0.1, 0.0, 100.0),
-                 "feedforward": lambda: K.feedforward(ws, bs, X),
-                 "evaluate": lambda: K.evaluate(ws, bs, X, Y),
-                 "mean_nabla_b": lambda: K.mean_nabla_b(ws, bs, X, Y),
-                 "backprop": lambda: K.backprop(ws, bs, X, Y)}
-        for name, call in calls.items():
-            asked.clear()
-            call()
-            assert asked == ([True] if (name == "backprop" or not avx512) else []), name
-        asked.clear()
-        K.backprop(ws, bs, X[:32], Y[:32])    # small: never limited
-        assert asked == []
+        on_blas = path == "blas"
+        blas_update_10 = on_blas or 10 <= _kernels.small_update_rows()
+        big = _net_and_data(7, sizes=(784, 100, 10), N=300)
+        small = _net_and_data(7, sizes=(7, 5, 3), N=300)
+        order = np.random.default_rng(0).permutation(300)
+        for (ws, bs, X, Y), large in ((big, True), (small, False)):
+            calls = {"sgd_epoch mb10": (lambda: K.sgd_epoch(ws, bs, X, Y, order, 10,
+                                                             0.1, 0.0, 300.0), blas_update_10),
+                     "sgd_epoch mb100": (lambda: K.sgd_epoch(ws, bs, X, Y, order, 100,
+                                                              0.1, 0.0, 300.0), on_blas),
+                     "feedforward": (lambda: K.feedforward(ws, bs, X), on_blas),
+                     "evaluate": (lambda: K.evaluate(ws, bs, X, Y), on_blas),
+                     "mean_nabla_b": (lambda: K.mean_nabla_b(ws, bs, X, Y), on_blas),
+                     "backprop": (lambda: K.backprop(ws, bs, X, Y), True)}
+            for name, (call, limited) in calls.items():
+                asked.clear()
+                call()
+                assert asked == ([True] if (large and limited) else []), (name, large)
     finally:
-        _kernels.set_avx512(old)
+        _kernels.set_path(old)

@@ -11,7 +11,7 @@ private_copy() {
         git -C "$root" archive HEAD | tar -x -C "$work"
         echo "== source: git HEAD $(git -C "$root" rev-parse --short HEAD)"
     else
-        tar -C "$root" --exclude=.git --exclude=build --exclude='*.so' --exclude=.venv-ci \
+        tar -C "$root" --exclude=.git --exclude=build --exclude='*.so' --exclude=.venv-ci --exclude=.venv \
             --exclude=.pytest_cache -cf - . | tar -x -C "$work"
         echo "== source: working tree of $root (uncommitted changes included)"
     fi

@@ -126,18 +126,15 @@ Y = np.eye(10)[rng.integers(0, 10, 200)]
 order = rng.permutation(200).astype(np.int64)
 Wr, Br = ref.sgd_epoch(W, B, X, Y, order, 10, 0.1, 5.0, n=200)
 K = vgcore._kernels
-# Both code paths of the kernels: the AVX-512 forward product (taken when
-# the CPU has AVX-512, found by CPUID at run time) and the BLAS one.
-paths = [True, False] if getattr(K, "avx512_available", lambda: False)() else [False]
-for avx512 in paths:
-    if hasattr(K, "set_avx512"):
-        K.set_avx512(avx512)
+# Every path of the kernels this CPU runs (found by CPUID at run time):
+# avx512, avx2, baseline and blas.
+for path in K.available_paths():
+    K.set_path(path)
     W1, B1 = [w.copy() for w in W], [b.copy() for b in B]
     kernels.sgd_epoch(W1, B1, X, Y, order, 10, 0.1, 5.0, 200)
     err = max(np.abs(a - b).max() for a, b in zip(W1 + B1, Wr + Br))
-    assert err < 1e-10, (avx512, err)
-    print(f"   smoke test ok ({'AVX-512' if avx512 else 'BLAS'} forward path), "
-          f"max |kernels - reference| = {err:.1e}")
+    assert err < 1e-10, (path, err)
+    print(f"   smoke test ok ({path} kernels), max |kernels - reference| = {err:.1e}")
 print(f"   from {vgcore.__file__}")
 EOF
     )

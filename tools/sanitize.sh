@@ -7,6 +7,10 @@
 #   tools/sanitize.sh -- -k kernels   # extra arguments go to pytest
 #   tools/sanitize.sh --valgrind      # instead: valgrind memcheck on a driver
 #                                     # that calls every kernel (slow, small)
+#   tools/sanitize.sh --all-paths     # the tests once per path of the kernels
+#                                     # this CPU runs (VGCORE_CPU=avx512, avx2,
+#                                     # baseline, blas); without it, the default
+#                                     # path (or $VGCORE_CPU)
 #
 # What it does:
 # 1. copies the tree (git archive HEAD, or the working tree) into a
@@ -25,11 +29,14 @@
 # The resident-memory tests are deselected: ASan's quarantine keeps freed
 # memory on purpose, so RSS grows under it by design.
 #
+# test_kernels.py and test_paths.py run every path in any case (they are
+# parametrised over the paths); --all-paths repeats the other files per path.
+#
 # --valgrind complements ASan with what it cannot see, reads of
 # uninitialised memory: an ordinary -O1 -g build, and a small driver (every
-# kernel, float64 and float32, 1-neuron layers, data sets crossing the
-# 256-row blocks, mini-batches using each row-block shape, speeds) run
-# under memcheck with PYTHONMALLOC=malloc.  CPython and the dynamic loader
+# kernel on every path this CPU runs, float64 and float32, 1-neuron layers,
+# data sets crossing the 256-row blocks, mini-batches using each row-block
+# shape, speeds) run under memcheck with PYTHONMALLOC=malloc.  CPython and the dynamic loader
 # produce reports of their own under memcheck; the verdict counts only the
 # reports whose stack passes through vgcore._kernels.
 set -euo pipefail
@@ -40,10 +47,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source=head
 tool=asan
+all_paths=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --worktree) source=worktree; shift ;;
         --valgrind) tool=valgrind; shift ;;
+        --all-paths) all_paths=1; shift ;;
         --) shift; break ;;
         *) break ;;
     esac
@@ -68,10 +77,12 @@ if [[ $tool == valgrind ]]; then
 import sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
-from vgcore import kernels as K
+from vgcore import kernels as K, _kernels
 rng = np.random.default_rng(0)
 calls = 0
-for sizes in ([4, 3, 2], [7, 5, 5, 3], [1, 1, 1], [30, 40, 10]):
+for path, sizes in [(p, s) for p in _kernels.available_paths()
+                    for s in ([4, 3, 2], [7, 5, 5, 3], [1, 1, 1], [30, 40, 10], [13, 17, 9])]:
+    _kernels.set_path(path)
     W = [rng.standard_normal((b, a)) for a, b in zip(sizes[:-1], sizes[1:])]
     B = [rng.standard_normal((b, 1)) for b in sizes[1:]]
     for N in (1, 7, 300):
@@ -91,7 +102,7 @@ for sizes in ([4, 3, 2], [7, 5, 5, 3], [1, 1, 1], [30, 40, 10]):
                 K.evaluate(w, b, x, y, 0.1)
                 K.mean_nabla_b(w, b, x, y)
                 calls += 6
-print(f"driver: {calls} kernel calls")
+print(f"driver: {calls} kernel calls on the paths {_kernels.available_paths()}")
 PY
     py=$(python -c "import sys; print(sys.executable)")    # not a pyenv shim
     echo "== valgrind memcheck: $(valgrind --version), driver.py"
@@ -148,14 +159,41 @@ for t in tests/test_kernels.py tests/test_threads_memory.py tests/test_network2.
          tests/test_chain.py; do
     [[ -e $t ]] && tests+=("$t")
 done
-echo "== running under ASan+UBSan: ${tests[*]}"
-set +e
-python -m pytest -q -p no:cacheprovider "${tests[@]}" \
-    --deselect tests/test_threads_memory.py::test_repeated_calls_do_not_leak \
-    --deselect tests/test_robustness.py::test_ten_thousand_calls_leave_resident_memory_flat \
-    "$@"
-status=$?
-set -e
+[[ -e tests/test_paths.py ]] && tests+=(tests/test_paths.py)
+if [[ $all_paths == 1 ]]; then
+    paths=$(python -c "from vgcore import _kernels; print(' '.join(_kernels.available_paths()))")
+else
+    paths=${VGCORE_CPU:-default}
+fi
+status=0
+first=1
+for path in $paths; do
+    run=("${tests[@]}")
+    if [[ $first == 0 ]]; then      # these two cover every path already
+        run=()
+        for t in "${tests[@]}"; do
+            [[ $t == tests/test_kernels.py || $t == tests/test_paths.py ]] || run+=("$t")
+        done
+    fi
+    first=0
+    echo "== running under ASan+UBSan, kernels' path $path: ${run[*]}"
+    set +e
+    if [[ $path == default ]]; then
+        python -m pytest -q -p no:cacheprovider "${run[@]}" \
+            --deselect tests/test_threads_memory.py::test_repeated_calls_do_not_leak \
+            --deselect tests/test_robustness.py::test_ten_thousand_calls_leave_resident_memory_flat \
+            "$@"
+    else
+        VGCORE_CPU=$path python -m pytest -q -p no:cacheprovider "${run[@]}" \
+            --deselect tests/test_threads_memory.py::test_repeated_calls_do_not_leak \
+            --deselect tests/test_robustness.py::test_ten_thousand_calls_leave_resident_memory_flat \
+            "$@"
+    fi
+    st=$?
+    set -e
+    echo "== path $path: pytest exit status $st"
+    [[ $st == 0 ]] || status=$st
+done
 if [[ $status -eq 0 ]]; then
     echo "== sanitize.sh: PASSED (no AddressSanitizer or UBSan report)"
 else

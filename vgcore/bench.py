@@ -35,8 +35,16 @@ on a machine shared with other busy processes the wall times also hold the
 time spent waiting for a core, and the CPU times are the fairer comparison
 (the report prints the load average).  The GEMM rate is the best CPU time.
 
-Do not set ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` when benchmarking
-(they select slower kernels); the report prints them when they are set.
+The kernels' path (``avx512``, ``avx2``, ``baseline``, ``blas``; see
+:mod:`vgcore.kernels`) is the one in use, or the one given with ``--cpu``;
+the report names it.  Do not set ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE``
+when benchmarking a machine as it is (they select slower BLAS kernels); the
+report prints them when they are set.  The exception: to stand in for an
+AVX2 machine on an AVX-512 one, run ``--cpu avx2`` with
+``OPENBLAS_CORETYPE=Haswell``, so that BLAS (the reference's, the floor's
+GEMM and the kernels' own small updates) uses AVX2 too; likewise
+``--cpu baseline`` with ``OPENBLAS_CORETYPE=Nehalem`` for a machine without
+AVX.  The report says so.
 """
 import gzip
 import json
@@ -609,22 +617,37 @@ def _memory_case(data, n_train, epochs):
             "rss_growth_kib": (after - before) if before is not None else None}
 
 
-def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None):
+def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None,
+        cpu=None):
     """Run every case; returns a JSON-able dict and prints the table via ``out``.
+
+    ``cpu`` names the kernels' path to time (default: the one in use).
 
     With ``only`` (a string), run just the timed case of that name, or else
     those whose name contains it (e.g. ``"mb10"``): more repeats of one
     case in less time.  The float32, threads and memory lines are then left
     out.
     """
-    import numpy as np
-    from threadpoolctl import threadpool_info, threadpool_limits
-
     chosen = _chosen_cases(_CASE_NAMES, only)
     # Load SciPy's BLAS (used by the kernels) BEFORE limiting the threads:
     # threadpoolctl only limits the libraries loaded when the limit is set.
     from ._lazy import load_blas
     load_blas()
+    from . import _kernels
+    old_path = _kernels.set_path(cpu) if cpu is not None else None
+    try:
+        return _run(quick, repeat, threads, data_dir, out, chosen)
+    finally:
+        if old_path is not None:
+            _kernels.set_path(old_path)
+
+
+def _run(quick, repeat, threads, data_dir, out, chosen):
+    """``run`` with the kernels' path set."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+    from . import kernels
+    only = None if chosen == _CASE_NAMES else chosen
 
     repeat = repeat or (2 if quick else 5)
     data_dir = data_dir or os.environ.get("VGCORE_MNIST")
@@ -650,15 +673,21 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None
            if k in os.environ}
     report = {"python": sys.version.split()[0], "numpy": np.__version__,
               "machine": platform.machine(), "processor": _cpu_name(),
+              "cpu_path": kernels.cpu_path(), "cpu_paths": list(kernels.cpu_paths()),
               "data": source, "quick": quick, "repeat": repeat,
               "blas_threads": threads, "environment": env, "results": []}
     load0 = _loadavg()
     report["loadavg_start"] = load0
     out(f"vgcore bench: {source}")
+    out(f"kernels: {kernels.cpu_path()} (this CPU runs: {', '.join(kernels.cpu_paths())})")
     if load0 is not None and load0 > 1.2:
         out(f"WARNING: 1-minute load average {load0:.2f} on {os.cpu_count()} CPUs: "
             f"other processes compete for the cores, times are pessimistic")
-    if env:
+    stand_in = _STAND_INS.get((kernels.cpu_path(), env.get("OPENBLAS_CORETYPE", "").lower()))
+    if stand_in:
+        out(f"OPENBLAS_CORETYPE={env['OPENBLAS_CORETYPE']} with the {kernels.cpu_path()} "
+            f"kernels: this run stands in for {stand_in}")
+    elif env:
         out(f"WARNING: set in the environment: {env} (may select slower BLAS kernels)")
     with threadpool_limits(threads):
         report["threadpools"] = [{k: d.get(k) for k in ("prefix", "version",
@@ -950,6 +979,13 @@ def _startup_cases(mnist, quick, repeat, out):
     return r
 
 
+#: (path, OPENBLAS_CORETYPE) pairs that make this machine stand in for another
+#: kind: the kernels and BLAS both limited to what that kind of CPU has.
+_STAND_INS = {("avx2", "haswell"): "an AVX2 machine (BLAS and the kernels without AVX-512)",
+              ("baseline", "nehalem"): "an x86-64 machine without AVX (SSE kernels, "
+                                       "SSE BLAS)"}
+
+
 def _other_cases(data, n_epoch, quick, repeat, report, out):
     """The lines under the tables: float32 against float64, two threads,
     resident memory (left out by ``run(only=...)``)."""
@@ -1032,6 +1068,9 @@ def _configure(p):
     p.add_argument("--only", default=None, metavar="TEXT",
                    help="run only the case named TEXT, or else those whose name "
                         "contains it (e.g. 'mb100', 'per call', 'start-up')")
+    p.add_argument("--cpu", default=None, metavar="PATH",
+                   help="time the kernels of this path: avx512, avx2, baseline or blas "
+                        "(default: the one in use, see `vgcore info`)")
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write the results to FILE as JSON")
     return p
@@ -1042,6 +1081,9 @@ def _argument_problem(args):
     runs (an hour of benchmarks must not end in a traceback)."""
     try:
         _chosen_cases(_CASE_NAMES, args.only)
+        if args.cpu is not None:
+            from . import _kernels
+            _kernels.choose_path(args.cpu, _kernels.available_paths(), "--cpu")
     except ValueError as e:
         return str(e)
     if args.repeat is not None and args.repeat < 1:
@@ -1068,7 +1110,7 @@ def _main_args(args):
         print(f"vgcore bench: error: {problem}", file=sys.stderr)
         return 2
     report = run(quick=args.quick, repeat=args.repeat, threads=args.threads,
-                 data_dir=args.data, only=args.only)
+                 data_dir=args.data, only=args.only, cpu=args.cpu)
     if args.json:
         try:
             with open(args.json, "w") as f:

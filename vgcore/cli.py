@@ -1,4 +1,5 @@
-"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore bench``.
+"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore bench``,
+``vgcore info``.
 
 Each subcommand lives in its own module and registers itself through a
 ``add_parser(subparsers)`` function that sets ``func`` on its parser;
@@ -14,14 +15,62 @@ from . import __version__
 SUBCOMMAND_MODULES = ["bench", "chapter5"]
 
 
+def kernels_line():
+    """Which kernels run here: the path in use and those available."""
+    try:
+        from . import kernels
+    except Exception as e:          # e.g. a bad $VGCORE_CPU: say why
+        return f"kernels: cannot be loaded: {e}"
+    return (f"kernels: {kernels.cpu_path()} (this CPU and build can run: "
+            f"{', '.join(kernels.cpu_paths())}; choose with $VGCORE_CPU)")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the version and the kernels' path (imported only then)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and the kernels in use, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"vgcore {__version__}\n{kernels_line()}")
+        parser.exit()
+
+
+def _info(args):
+    """``vgcore info``: version, kernels, CPU, libraries, BLAS."""
+    import platform
+    import numpy
+    import scipy
+    from .bench import _cpu_name
+    print(f"vgcore {__version__}")
+    print(kernels_line())
+    print(f"CPU: {_cpu_name()} ({platform.machine()})")
+    print(f"Python {platform.python_version()}, numpy {numpy.__version__}, "
+          f"scipy {scipy.__version__}")
+    try:
+        from threadpoolctl import threadpool_info
+        for lib in threadpool_info():
+            print(f"{lib.get('user_api')}: {lib.get('internal_api')} {lib.get('version')} "
+                  f"({lib.get('architecture')}, {lib.get('num_threads')} threads) "
+                  f"{lib.get('filepath')}")
+    except ImportError:
+        print("threadpoolctl not installed: BLAS not described")
+    return 0
+
+
 def build_parser():
     """The argument parser of the ``vgcore`` command."""
     parser = argparse.ArgumentParser(
         prog="vgcore",
         description="Fast, faithful network2 and the experiments of chapter 5 "
                     "of Neural Networks and Deep Learning.")
-    parser.add_argument("--version", action="version", version=f"vgcore {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    info = sub.add_parser("info", help="the version, the kernels in use, CPU and BLAS",
+                          description="Print vgcore's version, which kernels run on "
+                                      "this CPU (and which could), the CPU and the BLAS.")
+    info.set_defaults(func=_info)
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(f"vgcore.{name}").add_parser(sub)
     return parser

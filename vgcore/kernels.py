@@ -25,6 +25,15 @@ precision) or float32 (half the memory; an epoch ~1.6x faster here).
 ``weights``, ``biases`` and ``Y`` must have that same dtype; nothing is
 converted silently.
 
+Paths: the hand-written kernels are compiled for AVX-512F, AVX2+FMA and
+the architecture's baseline (SSE2, NEON), and the fastest one the CPU runs
+is chosen at import; ``blas`` does every product with SciPy's BLAS instead.
+``$VGCORE_CPU`` (``avx512``, ``avx2``, ``baseline`` or ``blas``), read at
+import, picks one (an unknown name, or one this CPU cannot run, raises
+``ValueError``); :func:`cpu_path` tells which is in use and
+:func:`cpu_paths` which this machine can run.  All compute the same
+mathematics; results differ only by rounding.
+
 BLAS threads: the kernels are single-core by design; during calls with
 large products they limit BLAS to :func:`set_blas_threads` threads
 (default 1; see the comment below).
@@ -52,9 +61,19 @@ from ._lazy import LazyModule
 _kernels = LazyModule("vgcore._kernels", globals(), "_kernels")
 
 __all__ = ["sgd_epoch", "backprop", "feedforward", "evaluate", "mean_nabla_b",
-           "set_blas_threads"]
+           "set_blas_threads", "cpu_path", "cpu_paths"]
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def cpu_path():
+    """The kernels in use: ``"avx512"``, ``"avx2"``, ``"baseline"`` or ``"blas"``."""
+    return _kernels.path()
+
+
+def cpu_paths():
+    """The paths this CPU and this build can run, fastest first."""
+    return _kernels.available_paths()
 
 
 # ---------------------------------------------------------------------------
@@ -62,20 +81,24 @@ _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 # ---------------------------------------------------------------------------
 #
 # The kernels are single-core by design (train several networks in several
-# threads to use several cores).  Their larger matrix products (mini-batches
-# or blocks of more than 32 rows) are big enough for a multi-threaded BLAS
-# to split them, and on a small or busy machine that is much slower: on the
-# 2-CPU development machine, shared with other processes, an epoch of
+# threads to use several cores).  A multi-threaded BLAS splits the larger of
+# their matrix products, and on a small or busy machine that is much slower:
+# on the 2-CPU development machine, shared with other processes, an epoch of
 # [784,100,10] with mini-batches of 100 took 1.55 s with OpenBLAS's default
-# 2 threads against 0.08 s with 1.  So, during such calls, the BLAS
-# libraries are limited to ``set_blas_threads(n)`` threads (default 1),
-# through threadpoolctl when it is installed (without it BLAS is left
-# alone).  The limit is process-wide while any such call runs (a counter
-# restores the previous setting when the last one returns).  Setting it
-# costs ~10 us, so it is skipped where no large BLAS call will run: with the
-# AVX-512 kernels, only ``backprop`` (its ``nabla_w``) makes one.
+# 2 threads against 0.08 s with 1, and epochs of mini-batches of 10 whose
+# updates go to BLAS became 20-100x slower whenever another process held a
+# core.  So, during every call that will run a BLAS product of more than
+# ``_ONE_THREAD_MACS`` multiply-adds, the BLAS libraries are limited to
+# ``set_blas_threads(n)`` threads (default 1), through threadpoolctl when it
+# is installed (without it BLAS is left alone).  Smaller products are left
+# alone: OpenBLAS runs a GEMM of at most 4 x 65,536 multiply-adds on one
+# thread anyway (the bound here is 4x lower, for builds and other BLAS
+# libraries that split sooner), and setting the limit costs ~10 us a call.
+# Which products a call runs depends on the path (_largest_blas_product).
+# The limit is process-wide while any such call runs (a counter restores the
+# previous setting when the last one returns).
 
-_BIG_ROWS = 32
+_ONE_THREAD_MACS = 65_536
 _blas_threads = 1
 _blas_lock = threading.Lock()
 _blas_users = 0
@@ -107,18 +130,36 @@ def _get_controller():
     return _controller
 
 
-@contextlib.contextmanager
-def _blas_limit(rows, blas_with_avx512=False):
-    """Within the block, BLAS uses ``_blas_threads`` threads.
+def _largest_blas_product(ws, rows, call):
+    """Multiply-adds of the largest BLAS product that a call will run (0: none).
 
-    Only for calls that will run a large BLAS product: more than
-    ``_BIG_ROWS`` rows, and, with the AVX-512 kernels (which make no large
-    BLAS call of their own), only if ``blas_with_avx512``.
+    ``call`` is ``"sgd"`` (``rows``: the mini-batch size), ``"backprop"``
+    (its ``nabla_w`` is BLAS on every path) or ``"forward"``
+    (``feedforward``, ``evaluate``, ``mean_nabla_b``); whole data sets go
+    in blocks of at most ``_kernels.ROWS_PER_BLOCK`` rows.  On the blas path
+    every product is BLAS; with the hand-written kernels only the weight
+    update of small mini-batches and ``backprop``'s ``nabla_w``.
     """
+    on_blas = _kernels.path() == "blas"
+    if call == "sgd":
+        if not on_blas and rows > _kernels.small_update_rows():
+            return 0
+    else:
+        if call == "forward" and not on_blas:
+            return 0
+        rows = min(rows, _kernels.ROWS_PER_BLOCK)
+    # outputs padded to at most 16 more columns (the vector width)
+    return rows * max(w.shape[1] * (w.shape[0] + 16) for w in ws)
+
+
+@contextlib.contextmanager
+def _blas_limit(macs):
+    """Within the block, BLAS uses ``_blas_threads`` threads, if the call's
+    largest BLAS product (``macs`` multiply-adds) is large enough for a BLAS
+    to split it."""
     global _blas_users, _blas_saved
     n = _blas_threads
-    big = rows > _BIG_ROWS and (blas_with_avx512 or not _kernels.avx512_in_use())
-    ctl = _get_controller() if (big and n is not None) else False
+    ctl = _get_controller() if (macs > _ONE_THREAD_MACS and n is not None) else False
     if not ctl:
         yield
         return
@@ -354,7 +395,7 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     # a mini-batch cannot hold more rows than there are: the same steps, and
     # the workspace is sized for rows that exist (any int is accepted)
     mini_batch_size = min(mini_batch_size, max(order.size, 1))
-    with _blas_limit(mini_batch_size):
+    with _blas_limit(_largest_blas_product(ws, mini_batch_size, "sgd")):
         _kernels.sgd_epoch(ws, bs, X, Y, labels, order, mini_batch_size, eta,
                            lmbda, n, code, speeds)
 
@@ -370,7 +411,7 @@ def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     nabla_w = [np.zeros(w.shape, dtype=X.dtype) for w in ws]
     nabla_b = [np.zeros((w.shape[0], 1), dtype=X.dtype) for w in ws]
-    with _blas_limit(X.shape[0], blas_with_avx512=True):    # its nabla_w
+    with _blas_limit(_largest_blas_product(ws, X.shape[0], "backprop")):
         _kernels.backprop(ws, bs, X, Y, code, nabla_w, [nb.reshape(-1) for nb in nabla_b])
     return nabla_b, nabla_w
 
@@ -379,7 +420,7 @@ def feedforward(weights, biases, X):
     """Network outputs ``a^L`` for every row of ``X``: an ``(N, n_L)`` array."""
     ws, bs, X, _ = _prepare(weights, biases, X, None, need_y=False)
     out = np.empty((X.shape[0], ws[-1].shape[0]), dtype=X.dtype)
-    with _blas_limit(X.shape[0]):
+    with _blas_limit(_largest_blas_product(ws, X.shape[0], "forward")):
         _kernels.feedforward(ws, bs, X, out)
     return out
 
@@ -398,7 +439,7 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     lmbda = _check_real("lmbda", lmbda)
     N = X.shape[0]
-    with _blas_limit(N):
+    with _blas_limit(_largest_blas_product(ws, N, "forward")):
         correct, c = _kernels.evaluate(ws, bs, X, Y, code)
     if N == 0:
         return 0, float("nan")
@@ -420,6 +461,6 @@ def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     if N == 0:
         raise ValueError("X must have at least one row to average over")
     sums = [np.zeros(w.shape[0], dtype=np.float64) for w in ws]
-    with _blas_limit(N):
+    with _blas_limit(_largest_blas_product(ws, N, "forward")):
         _kernels.mean_nabla_b(ws, bs, X, Y, code, sums)
     return [s / N for s in sums]

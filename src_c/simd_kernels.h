@@ -1,0 +1,420 @@
+/*
+ * The hand-written kernels, written once over the vector layer
+ * (simd_vectors.h) and compiled by simd_dispatch.h for each target and
+ * element type.  Layout and invariants: see the design note of
+ * _kernels.pyx; measurements: docs/kernels.md.
+ *
+ * Besides the macros of simd_vectors.h the includer sets the register
+ * blocking of the target (blocks of rows x vectors of accumulators):
+ *   VG_FWD_SMALL_RB, VG_FWD_LARGE_RB   rows per block of the forward
+ *       product below / from VG_FWD_LARGE_M rows, at most VG_FWD_JMAX vectors
+ *   VG_FWD_NARROW_RB, VG_FWD_NARROW_JV the block for layers at most
+ *       VG_FWD_NARROW_JV vectors wide, once m >= VG_FWD_NARROW_RB
+ *   VG_GRAD_KB, VG_GRAD_JMAX           the block of the weight update
+ *
+ * Arithmetic is the same on every target: each output of a product is a
+ * sum over k (or i) in increasing order, accumulated with VG_FMA; the
+ * element-wise steps are the scalar loops of _kernels.pyx, lane by lane.
+ * So results differ between targets only where VG_FMA rounds once or twice
+ * (the baseline has no FMA), and the AVX2 and AVX-512 ones are equal.
+ */
+#include "simd_vectors.h"
+
+#define VG_LINE ((int)(64 / sizeof(T)))     /* elements per cache line */
+#define VG_RB_MAX 10
+#define VG_JV_MAX 4
+#define VG_INLINE VG_TARGET static inline __attribute__((always_inline))
+#define VG_KERNEL VG_TARGET static
+
+/*
+ * Width, in vectors, of column block b (of nb) when v0 of the nv vectors
+ * are already done: the vectors are shared as evenly as possible, at most
+ * JMAX per block (13 -> 4, 3, 3, 3 rather than 4, 4, 4, 1).
+ */
+VG_INLINE int VG_FN(block_vectors)(int nv, int nb, int b, int v0)
+{
+    return (nv - v0 + (nb - b) - 1) / (nb - b);
+}
+
+/* ------------------------------------------------------------------------
+ * Forward product  Z (m x P) = rows . WT (nin x P)
+ * ---------------------------------------------------------------------- */
+
+/*
+ * One block: rows a[0..RB-1] (the last real row repeated past rn) times JV
+ * vectors of WT from column j0; rn rows are stored.  On the first column
+ * block the rows are also copied into copy (when not NULL), one cache line
+ * of each row per line's worth of k, and the next rows p[0..pn-1]
+ * prefetched, so that their loads overlap the arithmetic.
+ */
+VG_INLINE void VG_FN(fwd_block)(const int RB, const int JV, int rn, int pn,
+                                int nin, int P, int i0, int j0,
+                                const T *const *a, const T *const *p,
+                                const T *WT, T *Z, T *copy)
+{
+    V c[VG_RB_MAX][VG_JV_MAX];
+    int r, q, k = 0, kk;
+    const T *w = WT + j0;
+    for (r = 0; r < RB; r++)
+        for (q = 0; q < JV; q++)
+            c[r][q] = (V){0};
+#define VG_FWD_STEP(KK)                                                        \
+    {                                                                          \
+        V wv[VG_JV_MAX];                                                       \
+        for (q = 0; q < JV; q++)                                               \
+            wv[q] = VG_FN(load)(w + q * VL);                                   \
+        for (r = 0; r < RB; r++) {                                             \
+            V b_ = VG_FN(set1)(a[r][KK]);                                      \
+            for (q = 0; q < JV; q++)                                           \
+                c[r][q] = VG_FMA(b_, wv[q], c[r][q]);                          \
+        }                                                                      \
+    }
+    if (copy != NULL && j0 == 0) {
+        for (; k + VG_LINE <= nin; k += VG_LINE) {
+            for (r = 0; r < pn; r++)
+                __builtin_prefetch(p[r] + k, 0, 3);
+            for (r = 0; r < rn; r++)
+                for (q = 0; q < VG_LINE; q += VL)
+                    VG_FN(store)(copy + (size_t)(i0 + r) * nin + k + q,
+                                 VG_FN(load)(a[r] + k + q));
+            for (kk = 0; kk < VG_LINE; kk++, w += P)
+                VG_FWD_STEP(k + kk)
+        }
+        if (k < nin) {
+            for (r = 0; r < pn; r++)
+                __builtin_prefetch(p[r] + k, 0, 3);
+            for (r = 0; r < rn; r++)
+                for (kk = k; kk < nin; kk++)
+                    copy[(size_t)(i0 + r) * nin + kk] = a[r][kk];
+        }
+    }
+    for (; k < nin; k++, w += P)
+        VG_FWD_STEP(k)
+#undef VG_FWD_STEP
+    for (r = 0; r < rn; r++)
+        for (q = 0; q < JV; q++)
+            VG_FN(store)(Z + (size_t)(i0 + r) * P + j0 + q * VL, c[r][q]);
+}
+
+/* The forward product in blocks of RB rows x at most JMAX vectors. */
+VG_INLINE void VG_FN(fwd_rows)(const int RB, const int JMAX, int m, int nin,
+                               int P, const T *const *rows, int m_ahead,
+                               const T *WT, T *Z, T *copy)
+{
+    int i0, r, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
+    for (i0 = 0; i0 < m; i0 += RB) {
+        int rn = m - i0 < RB ? m - i0 : RB;
+        int pn = m + m_ahead - (i0 + rn);
+        const T *a[VG_RB_MAX];
+        const T *p[VG_RB_MAX];
+        pn = pn < 0 ? 0 : (pn > RB ? RB : pn);
+        for (r = 0; r < pn; r++)
+            p[r] = rows[i0 + rn + r];
+        for (r = 0; r < RB; r++)
+            a[r] = rows[i0 + (r < rn ? r : rn - 1)];
+        for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+            int j0;
+            jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+            j0 = v0 * VL;
+            if (JMAX >= 4 && jv == 4)
+                VG_FN(fwd_block)(RB, 4, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
+            else if (JMAX >= 3 && jv == 3)
+                VG_FN(fwd_block)(RB, 3, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
+            else if (JMAX >= 2 && jv == 2)
+                VG_FN(fwd_block)(RB, 2, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
+            else
+                VG_FN(fwd_block)(RB, 1, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
+        }
+    }
+}
+
+VG_KERNEL void VG_FN(fwd_small)(int m, int nin, int P, const T *const *rows,
+                                int m_ahead, const T *WT, T *Z, T *copy)
+{
+    VG_FN(fwd_rows)(VG_FWD_SMALL_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
+}
+
+VG_KERNEL void VG_FN(fwd_large)(int m, int nin, int P, const T *const *rows,
+                                int m_ahead, const T *WT, T *Z, T *copy)
+{
+    VG_FN(fwd_rows)(VG_FWD_LARGE_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
+}
+
+VG_KERNEL void VG_FN(fwd_narrow)(int m, int nin, int P, const T *const *rows,
+                                 int m_ahead, const T *WT, T *Z, T *copy)
+{
+    VG_FN(fwd_rows)(VG_FWD_NARROW_RB, VG_FWD_NARROW_JV, m, nin, P, rows, m_ahead,
+                    WT, Z, copy);
+}
+
+/*
+ * Z (m x P) = rows . WT, row i of the left operand at rows[i] (scattered
+ * rows need no gather).  When copy is not NULL the rows are also copied
+ * into it (m x nin, contiguous), and the m_ahead rows after them (the next
+ * mini-batch's) are prefetched on the way.
+ */
+VG_KERNEL void VG_FN(fwd)(int m, int nin, int P, const T *const *rows,
+                          int m_ahead, const T *WT, T *Z, T *copy)
+{
+    if (m >= VG_FWD_NARROW_RB && P <= VG_FWD_NARROW_JV * VL)
+        VG_FN(fwd_narrow)(m, nin, P, rows, m_ahead, WT, Z, copy);
+    else if (m >= VG_FWD_LARGE_M)
+        VG_FN(fwd_large)(m, nin, P, rows, m_ahead, WT, Z, copy);
+    else
+        VG_FN(fwd_small)(m, nin, P, rows, m_ahead, WT, Z, copy);
+}
+
+/* ------------------------------------------------------------------------
+ * Weight update  WT (nin x P) = beta WT + alpha A^T D
+ * ---------------------------------------------------------------------- */
+
+/*
+ * One block: KB rows of WT from k0 (the last real one repeated past kn)
+ * times JV vectors from column j0, summed over the rows i0..i1-1 of A and
+ * D in increasing order; then WT = alpha sum + vbeta WT.
+ */
+VG_INLINE void VG_FN(grad_block)(const int KB, const int JV, int kn, int i0,
+                                 int i1, int P, int k0, int j0, const T *A,
+                                 int lda, const T *D, V valpha, V vbeta, T *WT)
+{
+    V c[VG_RB_MAX][VG_JV_MAX];
+    int r, q, i, ko[VG_RB_MAX];
+    const T *d = D + (size_t)i0 * P + j0;
+    const T *a = A + (size_t)i0 * lda + k0;
+    for (r = 0; r < KB; r++) {
+        ko[r] = r < kn ? r : kn - 1;
+        for (q = 0; q < JV; q++)
+            c[r][q] = (V){0};
+    }
+    for (i = i0; i < i1; i++, d += P, a += lda) {
+        V dv[VG_JV_MAX];
+        __builtin_prefetch(a + 8, 0, 3);
+        for (q = 0; q < JV; q++)
+            dv[q] = VG_FN(load)(d + q * VL);
+        for (r = 0; r < KB; r++) {
+            V b = VG_FN(set1)(a[ko[r]]);
+            for (q = 0; q < JV; q++)
+                c[r][q] = VG_FMA(b, dv[q], c[r][q]);
+        }
+    }
+    for (r = 0; r < kn; r++)
+        for (q = 0; q < JV; q++) {
+            T *w = WT + (size_t)(k0 + r) * P + j0 + q * VL;
+            VG_FN(store)(w, VG_FMA(valpha, c[r][q], vbeta * VG_FN(load)(w)));
+        }
+}
+
+/*
+ * A is m x nin (row stride lda), D m x P with its padding zero (so WT's
+ * stays zero).  The rows go in equal blocks of at most 64, so that a
+ * column block of D stays in L1 while A's rows stream past it.
+ */
+VG_KERNEL void VG_FN(grad)(int m, int nin, int P, const T *A, int lda,
+                           const T *D, T beta, T alpha, T *WT)
+{
+    const int KB = VG_GRAD_KB, JMAX = VG_GRAD_JMAX;
+    int i0, i1, k0, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
+    int nib = (m + 63) / 64, ib = (m + nib - 1) / nib;
+    const V valpha = VG_FN(set1)(alpha);
+    for (i0 = 0; i0 < m; i0 += ib) {
+        const V vbeta = VG_FN(set1)(i0 == 0 ? beta : (T)1);   /* beta once */
+        i1 = m - i0 < ib ? m : i0 + ib;
+        for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+            int j0;
+            jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+            j0 = v0 * VL;
+            for (k0 = 0; k0 < nin; k0 += KB) {
+                int kn = nin - k0 < KB ? nin - k0 : KB;
+                if (JMAX >= 4 && jv == 4)
+                    VG_FN(grad_block)(KB, 4, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
+                else if (JMAX >= 3 && jv == 3)
+                    VG_FN(grad_block)(KB, 3, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
+                else if (JMAX >= 2 && jv == 2)
+                    VG_FN(grad_block)(KB, 2, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
+                else
+                    VG_FN(grad_block)(KB, 1, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Element-wise steps
+ * ---------------------------------------------------------------------- */
+
+/*
+ * exp(x) for x <= 0 (the sigmoid needs exp(-|z|) only), or NaN for NaN:
+ * x = n ln2 + r with |r| <= ln2/2 (n rounded to nearest by adding and
+ * subtracting 1.5 2^52, resp. 2^23; Cody-Waite split of ln2), exp(r) by
+ * its Taylor polynomial (degree 13 in double, 7 in float: truncation below
+ * the rounding unit), times 2^n in two exact steps 2^floor(n/2) 2^(n -
+ * floor(n/2)), so that the final product rounds once into the subnormals
+ * (correct gradual underflow).  Error 1-2 ulp (glibc's exp: < 1 ulp).
+ * Where the target has instructions for both steps (VG_ROUND, VG_SCALE:
+ * AVX-512's roundscale and scalef) they are used instead: the same bits in
+ * fewer instructions.
+ */
+VG_INLINE V VG_FN(exp_neg)(V x)
+{
+#if VG_IS_DOUBLE
+    const int mant = 52, bias = 1023;
+    const T lo = -746.0, log2e = 1.4426950408889634, shifter = 6755399441055744.0;
+    const T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+#else
+    const int mant = 23, bias = 127;
+    const T lo = -104.0f, log2e = 1.44269504f, shifter = 12582912.0f;
+    const T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+#endif
+#define VG_C(c) VG_FN(set1)(c)
+/* Horner's step with the next coefficient 1/k!, rounded to T */
+#define VG_TAYLOR_STEP(kfact) p = VG_FMA(p, r, VG_C((T)1 / (T)(kfact)));
+    V n, r, p;
+#ifdef VG_ROUND
+    x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
+    n = VG_ROUND(x * log2e);
+#else
+    V t;
+    VI k, k1;
+    x = VG_FN(select)(x < VG_C(lo), VG_C(lo), x);     /* NaN stays NaN */
+    t = x * log2e;              /* rounded, then rounded to an integer: */
+    t = t + shifter;            /* two roundings, never one fused */
+    n = t - shifter;
+#endif
+    r = VG_FMA(-n, VG_C(ln2hi), x);
+    r = VG_FMA(-n, VG_C(ln2lo), r);
+#if VG_IS_DOUBLE                /* 1/k!, k = 13 .. 0 */
+    p = VG_C((T)1 / (T)6227020800.0);
+    VG_TAYLOR_STEP(479001600.0) VG_TAYLOR_STEP(39916800.0) VG_TAYLOR_STEP(3628800.0)
+    VG_TAYLOR_STEP(362880.0) VG_TAYLOR_STEP(40320.0) VG_TAYLOR_STEP(5040.0)
+#else                           /* 1/k!, k = 7 .. 0 */
+    p = VG_C((T)1 / (T)5040.0);
+#endif
+    VG_TAYLOR_STEP(720.0) VG_TAYLOR_STEP(120.0) VG_TAYLOR_STEP(24.0) VG_TAYLOR_STEP(6.0)
+    VG_TAYLOR_STEP(2.0) VG_TAYLOR_STEP(1.0) VG_TAYLOR_STEP(1.0)
+#ifdef VG_ROUND
+    (void)mant, (void)bias, (void)shifter;
+    return VG_SCALE(p, n);
+#else
+    k = (VI)t - (VI)VG_C(shifter);              /* n as an integer */
+    k1 = k >> 1;
+    p = p * (V)((VU)(k1 + bias) << mant);
+    return p * (V)((VU)(k - k1 + bias) << mant);
+#endif
+#undef VG_TAYLOR_STEP
+#undef VG_C
+}
+
+/*
+ * a[i, j] = sigmoid(a[i, j] + b[j]) for the m rows (stride P) of a, with
+ * the formula of vgcore.reference.sigmoid: e = exp(-|z|); (z >= 0 ? 1 : e)
+ * / (1 + e).  Whole vectors: the padding columns get sigmoid(a) as well
+ * (b counts as 0 there; b itself has n elements only).  If zout is not
+ * NULL it receives z (same layout).
+ */
+VG_KERNEL void VG_FN(sigmoid_bias)(int m, int n, int P, const T *b, T *a, T *zout)
+{
+    const V one = VG_FN(set1)((T)1), zero = (V){0};
+    T tail[VL];                     /* b's last, partial vector, 0-padded */
+    int i, j, q, nfull = n / VL * VL;
+    for (q = 0; q < VL; q++)
+        tail[q] = nfull + q < n ? b[nfull + q] : (T)0;
+    for (i = 0; i < m; i++) {
+        T *row = a + (size_t)i * P;
+        for (j = 0; j < n; j += VL) {
+            V z = VG_FN(load)(row + j) + VG_FN(load)(j < nfull ? b + j : tail);
+            V e;
+            if (zout != NULL)
+                VG_FN(store)(zout + (size_t)i * P + j, z);
+            e = VG_FN(exp_neg)(zero - VG_FN(abs)(z));
+            VG_FN(store)(row + j, VG_FN(select)(z >= zero, one, e) / (one + e));
+        }
+    }
+}
+
+/*
+ * Output error of m rows (stride P; the lanes past the nL real columns are
+ * written as 0): delta = a - y (cross-entropy) or (a - y) a (1 - a)
+ * (quadratic).  y row i is Y[idx[i]] (Y[r0 + i] when idx is NULL), nL
+ * wide, or, when labels is not NULL, the one-hot row with its 1 in column
+ * labels[i] (labels in the rows' order: read in sequence, where a random
+ * row of Y is a cache miss): a - 1 in that lane, a - 0 elsewhere.
+ */
+VG_KERNEL void VG_FN(delta_out)(int cost, int m, int nL, int P, const T *a,
+                                const T *Y, const int64_t *labels,
+                                const int64_t *idx, ptrdiff_t r0, T *delta)
+{
+    const V one = VG_FN(set1)((T)1);
+    const VI lane = VG_FN(lane_index)();
+    T tail[VL];
+    int i, j, q;
+    for (i = 0; i < m; i++) {
+        const T *y = labels != NULL ? NULL
+                     : Y + (size_t)(idx != NULL ? idx[i] : r0 + i) * nL;
+        for (j = 0; j < P; j += VL) {
+            V av = VG_FN(load)(a + (size_t)i * P + j), dv;
+            if (y != NULL) {
+                const T *yj = y + j;
+                if (j + VL > nL) {      /* past Y's row: 0 */
+                    for (q = 0; q < VL; q++)
+                        tail[q] = j + q < nL ? y[j + q] : (T)0;
+                    yj = tail;
+                }
+                dv = av - VG_FN(load)(yj);
+            } else {
+                int64_t t = labels[i] - j;
+                VI hot = t >= 0 && t < VL ? lane == (VI){0} + (int)t : (VI){0};
+                dv = av - VG_FN(keep)(hot, one);
+            }
+            if (cost != VG_COST_CROSS_ENTROPY)
+                dv = dv * (av * (one - av));
+            VG_FN(store)(delta + (size_t)i * P + j,
+                         VG_FN(keep)(lane < (VI){0} + (nL - j), dv));
+        }
+    }
+}
+
+/* dp *= a (1 - a) over m rows of stride P; lanes past n written as 0. */
+VG_KERNEL void VG_FN(dsig)(int m, int n, int P, const T *a, T *dp)
+{
+    const V one = VG_FN(set1)((T)1);
+    const VI lane = VG_FN(lane_index)();
+    int i, j;
+    for (i = 0; i < m; i++)
+        for (j = 0; j < P; j += VL) {
+            V s = VG_FN(load)(a + (size_t)i * P + j);
+            V d = VG_FN(load)(dp + (size_t)i * P + j);
+            VG_FN(store)(dp + (size_t)i * P + j,
+                         VG_FN(keep)(lane < (VI){0} + (n - j), d * (s * (one - s))));
+        }
+}
+
+/* out[j] = sum over i, in order, of d[i, j], for all j < P. */
+VG_KERNEL void VG_FN(row_sums)(int m, int P, const T *d, T *out)
+{
+    int i, j;
+    for (j = 0; j < P; j += VL) {
+        V s = VG_FN(load)(d + j);
+        for (i = 1; i < m; i++)
+            s = s + VG_FN(load)(d + (size_t)i * P + j);
+        VG_FN(store)(out + j, s);
+    }
+}
+
+#undef VG_LINE
+#undef VG_RB_MAX
+#undef VG_JV_MAX
+#undef VG_INLINE
+#undef VG_KERNEL
+#undef T
+#undef V
+#undef VI
+#undef VU
+#undef VL
+#undef VG_T
+#undef VG_U
+#undef VG_IS_DOUBLE
+#undef VG_TS
+#undef VG_FMA
+#undef VG_MAX
+#undef VG_ROUND
+#undef VG_SCALE
