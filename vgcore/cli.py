@@ -17,12 +17,13 @@ SUBCOMMAND_MODULES = ["bench", "chapter5"]
 
 def kernels_line():
     """Which kernels run here: the path in use and those available."""
-    try:
-        from . import kernels
+    from . import kernels
+    try:                            # the extension loads here, at first use
+        path, paths = kernels.cpu_path(), kernels.cpu_paths()
     except Exception as e:          # e.g. a bad $VGCORE_CPU: say why
         return f"kernels: cannot be loaded: {e}"
-    return (f"kernels: {kernels.cpu_path()} (this CPU and build can run: "
-            f"{', '.join(kernels.cpu_paths())}; choose with $VGCORE_CPU)")
+    return (f"kernels: {path} (this CPU and build can run: "
+            f"{', '.join(paths)}; choose with $VGCORE_CPU)")
 
 
 class _VersionAction(argparse.Action):
