@@ -422,6 +422,9 @@ def test_ctrl_c_stops_training_between_mini_batches():
     X = rng.random((20000, 50))
     labels = rng.integers(0, 10, 20000)
     net = network2.Network([50, 40, 10])
+    # A process started with SIGINT ignored (a background job of a
+    # non-interactive shell) never sees Ctrl-C: give it Python's handler.
+    old_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -429,5 +432,6 @@ def test_ctrl_c_stops_training_between_mini_batches():
             net.SGD((X, labels), 100000, 10, 0.1)  # would take hours
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, old_handler)
     assert all(np.all(np.isfinite(w)) for w in net.weights)
     assert net.accuracy((X, labels)) >= 0
