@@ -35,7 +35,7 @@ extensions = [
         "vgcore._kernels",
         sources=["src_c/_kernels.pyx"],
         include_dirs=[np.get_include(), "src_c"],
-        depends=["src_c/simd_dispatch.h", "src_c/simd_target.h",
+        depends=["src_c/vg_codes.h", "src_c/simd_dispatch.h", "src_c/simd_target.h",
                  "src_c/simd_kernels.h", "src_c/simd_vectors.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
@@ -43,7 +43,8 @@ extensions = [
     Extension(
         "vgcore._small",
         sources=["src_c/_small.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "src_c"],
+        depends=["src_c/vg_codes.h", "src_c/_elementwise.pxd"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=compile_args,
     ),

@@ -48,13 +48,20 @@ import os
 import threading
 
 from cython cimport floating
-from libc.math cimport exp, expf, fabs, fabsf, log1p, sqrt
+from libc.math cimport exp, fabs, log1p, pow, sqrt
 from libc.stdint cimport int64_t
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 cimport numpy as cnp
+import numpy as np
+
+from _elementwise cimport (
+    VG_ACT_RELU, VG_ACT_SIGMOID, VG_ACT_SOFTSIGN, VG_ACT_TANH, VG_COST_CROSS_ENTROPY,
+    VG_COST_QUADRATIC, VG_MON_ACT_MEAN, VG_MON_ACT_STD, VG_MON_GRAD_B, VG_MON_GRAD_W,
+    VG_MON_SATURATED, VG_MON_UPDATE_RATIO, VG_N_ACTS, VG_N_METRICS, VG_SATURATION_MARGIN,
+    activation, output_delta, times_prime)
 
 cnp.import_array()
 
@@ -70,9 +77,6 @@ cdef extern from "simd_dispatch.h" nogil:
         VG_PATH_AVX2
         VG_PATH_AVX512
         VG_N_PATHS
-    cdef enum vg_cost:
-        VG_COST_CROSS_ENTROPY
-        VG_COST_QUADRATIC
     ctypedef struct vg_ops:
         int vector_bytes
         int small_update_rows
@@ -84,20 +88,26 @@ cdef extern from "simd_dispatch.h" nogil:
                     const double *D, double beta, double alpha, double *WT) noexcept nogil
         void (*grad_s)(int m, int nin, int P, const float *A, int lda,
                     const float *D, float beta, float alpha, float *WT) noexcept nogil
-        void (*sigmoid_bias_d)(int m, int n, int P, const double *b, double *a,
-                            double *zout) noexcept nogil
-        void (*sigmoid_bias_s)(int m, int n, int P, const float *b, float *a,
-                            float *zout) noexcept nogil
+        void (*act_bias_d)(int act, int m, int n, int P, const double *b, double *a,
+                           double *zout) noexcept nogil
+        void (*act_bias_s)(int act, int m, int n, int P, const float *b, float *a,
+                           float *zout) noexcept nogil
         void (*delta_out_d)(int cost, int m, int nL, int P, const double *a,
                          const double *Y, const int64_t *labels,
                          const int64_t *idx, Py_ssize_t r0, double *delta) noexcept nogil
         void (*delta_out_s)(int cost, int m, int nL, int P, const float *a,
                          const float *Y, const int64_t *labels,
                          const int64_t *idx, Py_ssize_t r0, float *delta) noexcept nogil
-        void (*dsig_d)(int m, int n, int P, const double *a, double *dp) noexcept nogil
-        void (*dsig_s)(int m, int n, int P, const float *a, float *dp) noexcept nogil
+        void (*dact_d)(int act, int m, int n, int P, const double *a,
+                       double *dp) noexcept nogil
+        void (*dact_s)(int act, int m, int n, int P, const float *a,
+                       float *dp) noexcept nogil
         void (*row_sums_d)(int m, int P, const double *d, double *out) noexcept nogil
         void (*row_sums_s)(int m, int P, const float *d, float *out) noexcept nogil
+        void (*stats_d)(int act, int m, int n, int P, const double *a, double *acc,
+                        double *alive) noexcept nogil
+        void (*stats_s)(int act, int m, int n, int P, const float *a, double *acc,
+                        double *alive) noexcept nogil
     int vg_path_supported(int path)
     const vg_ops *vg_path_ops(int path)
 
@@ -118,6 +128,20 @@ cdef Py_ssize_t BLAS_ROW_BYTES = 64
 #: Cost codes (``vgcore.kernels`` maps the cost classes to these).
 COST_CROSS_ENTROPY = VG_COST_CROSS_ENTROPY
 COST_QUADRATIC = VG_COST_QUADRATIC
+
+#: The hidden layers' activations, by name, in the order of their codes
+#: (``vg_activation`` in ``vg_codes.h``; the output layer is sigmoid).
+ACTIVATIONS = ("sigmoid", "tanh", "softsign", "relu")
+assert (VG_ACT_SIGMOID, VG_ACT_TANH, VG_ACT_SOFTSIGN, VG_ACT_RELU) == (0, 1, 2, 3) == tuple(range(VG_N_ACTS))
+
+#: The monitor's metrics, in the order of the last axis of its buffer
+#: (``vg_metric``; see ``sgd_epoch``).
+METRICS = ("grad_b", "grad_w", "act_mean", "act_std", "saturated", "update_ratio")
+assert (VG_MON_GRAD_B, VG_MON_GRAD_W, VG_MON_ACT_MEAN, VG_MON_ACT_STD, VG_MON_SATURATED,
+        VG_MON_UPDATE_RATIO) == tuple(range(VG_N_METRICS))
+
+#: An activation within this distance of an asymptote counts as saturated.
+SATURATION_MARGIN = VG_SATURATION_MARGIN
 
 
 # ---------------------------------------------------------------------------
@@ -182,21 +206,9 @@ set_path(os.environ.get("VGCORE_CPU"), "VGCORE_CPU")
 
 
 # ---------------------------------------------------------------------------
-# Element-wise mathematics
+# Element-wise mathematics (the activations, their derivatives and the output
+# error are _elementwise.pxd's, shared with _small)
 # ---------------------------------------------------------------------------
-
-cdef inline floating _sigmoid(floating z) noexcept nogil:
-    """``1/(1+exp(-z))`` for z >= 0, ``e/(1+e)`` with ``e = exp(z)`` else."""
-    cdef floating e, num
-    if floating is double:
-        e = exp(-fabs(z))
-    else:
-        e = expf(-fabsf(z))
-    num = e
-    if z >= 0:
-        num = 1
-    return num / (1 + e)
-
 
 cdef inline double _cross_entropy_from_z(double z, double y) noexcept nogil:
     """``-y ln(sigma(z)) - (1-y) ln(1-sigma(z))``, stably from ``z``.
@@ -209,13 +221,6 @@ cdef inline double _cross_entropy_from_z(double z, double y) noexcept nogil:
     cdef double tail = log1p(exp(-fabs(z)))
     return (y * ((-z if z < 0 else 0.0) + tail)
             + (1.0 - y) * ((z if z > 0 else 0.0) + tail))
-
-
-cdef inline floating _output_delta(int cost, floating a, floating y) noexcept nogil:
-    """``delta^L`` of one unit: ``a - y`` (cross-entropy) or ``(a-y) a(1-a)``."""
-    if cost == VG_COST_CROSS_ENTROPY:
-        return a - y
-    return (a - y) * (a * (1 - a))
 
 
 # ---------------------------------------------------------------------------
@@ -251,6 +256,12 @@ cdef struct NetDims:
     const Py_ssize_t *n         # widths n[0..L]
     const Py_ssize_t *P         # padded row strides P[0..L] (P[0] = n[0])
     const vg_ops *ops           # the hand-written kernels, NULL on the blas path
+    int act                     # the hidden layers' activation (VG_ACT_*)
+
+
+cdef inline int _layer_act(NetDims d, int l) noexcept nogil:
+    """The activation of weight layer ``l``: ``d.act``, sigmoid for the output."""
+    return d.act if l < d.L - 1 else VG_ACT_SIGMOID
 
 
 cdef inline Py_ssize_t _round16(Py_ssize_t x) noexcept nogil:
@@ -335,7 +346,8 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
                    Py_ssize_t m, floating *z_last, const floating **rows,
                    const floating *X, const int64_t *idx,
                    Py_ssize_t m_ahead) noexcept nogil:
-    """Forward pass of ``m`` rows: ``A[l+1] = sigma(A[l] WT[l] + b[l]^T)``.
+    """Forward pass of ``m`` rows: ``A[l+1] = f(A[l] WT[l] + b[l]^T)``, f the
+    activation of the layer (``_layer_act``).
 
     The input rows are ``X[idx[i]]`` when ``idx`` is not NULL (they are then
     also copied into ``A[0]``, which the weight update needs, and the rows
@@ -345,13 +357,11 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
     receives the output layer's ``z`` (row stride ``P[L]``).  ``rows`` is
     room for ``2 m`` pointers.
     """
-    cdef int l
-    cdef Py_ssize_t i, j, nin, nout, lda, P, n0 = d.n[0], ahead
+    cdef int l, f
+    cdef Py_ssize_t i, nin, nout, lda, P, n0 = d.n[0], ahead
     cdef floating *a
-    cdef floating *zrow
     cdef floating *copy
     cdef const floating *b
-    cdef floating z
     cdef const vg_ops *ops = d.ops
     if idx != NULL and ops == NULL:    # BLAS needs the rows gathered
         for i in range(m):
@@ -363,6 +373,7 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
         P = d.P[l + 1]
         a = A[l + 1]
         b = B[l]
+        f = _layer_act(d, l)
         if ops != NULL:
             copy = NULL
             ahead = 0
@@ -381,24 +392,28 @@ cdef void _forward(NetDims d, floating **WT, floating **B, floating **A,
         else:
             _gemm(NO_TRANS, NO_TRANS, nout, m, nin, <floating> 1.0,
                   WT[l], P, A[l], lda, <floating> 0.0, a, P)
-        if ops != NULL:
-            zrow = z_last if l == d.L - 1 else NULL
-            if floating is double:
-                ops.sigmoid_bias_d(<int> m, <int> nout, <int> P, b, a, zrow)
-            else:
-                ops.sigmoid_bias_s(<int> m, <int> nout, <int> P, b, a, zrow)
-        elif z_last != NULL and l == d.L - 1:
-            for i in range(m):
-                zrow = a + i * P
-                for j in range(nout):
-                    z = zrow[j] + b[j]
-                    z_last[i * P + j] = z
-                    zrow[j] = _sigmoid(z)
+        _act_bias(ops, f, m, nout, P, b, a, z_last if l == d.L - 1 else NULL)
+
+
+cdef void _act_bias(const vg_ops *ops, int f, Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
+                    const floating *b, floating *a, floating *zout) noexcept nogil:
+    """``a[i, j] = f(a[i, j] + b[j])`` over ``m`` rows (stride ``P``), ``f``
+    the activation ``f``; ``zout`` (if not NULL) receives ``z``.  On the
+    SIMD paths the padding columns get ``f(a)`` too (harmless values)."""
+    cdef Py_ssize_t i, j
+    cdef floating z
+    if ops != NULL:
+        if floating is double:
+            ops.act_bias_d(f, <int> m, <int> n, <int> P, b, a, zout)
         else:
-            for i in range(m):
-                zrow = a + i * P
-                for j in range(nout):
-                    zrow[j] = _sigmoid(zrow[j] + b[j])
+            ops.act_bias_s(f, <int> m, <int> n, <int> P, b, a, zout)
+        return
+    for i in range(m):
+        for j in range(n):
+            z = a[i * P + j] + b[j]
+            if zout != NULL:
+                zout[i * P + j] = z
+            a[i * P + j] = activation(f, z)
 
 
 cdef void _delta_out(const vg_ops *ops, int cost, Py_ssize_t m, Py_ssize_t nL,
@@ -421,50 +436,61 @@ cdef void _delta_out(const vg_ops *ops, int cost, Py_ssize_t m, Py_ssize_t nL,
     for i in range(m):
         if labels != NULL:
             for j in range(nL):
-                delta[i * P + j] = _output_delta(cost, a[i * P + j],
-                                                 1 if j == labels[i] else 0)
+                delta[i * P + j] = output_delta(cost, a[i * P + j],
+                                                1 if j == labels[i] else 0)
         else:
             r = idx[i] if idx != NULL else r0 + i
             y = Y + r * nL
             for j in range(nL):
-                delta[i * P + j] = _output_delta(cost, a[i * P + j], y[j])
+                delta[i * P + j] = output_delta(cost, a[i * P + j], y[j])
         for j in range(nL, P):
             delta[i * P + j] = 0
 
 
-cdef void _delta_back(const vg_ops *ops, Py_ssize_t m, Py_ssize_t nin, Py_ssize_t nout,
-                      Py_ssize_t Pin, Py_ssize_t Pout, const floating *WTl,
-                      const floating *delta, const floating *a,
+cdef void _delta_back(const vg_ops *ops, int act, Py_ssize_t m, Py_ssize_t nin,
+                      Py_ssize_t nout, Py_ssize_t Pin, Py_ssize_t Pout,
+                      const floating *WTl, const floating *delta, const floating *a,
                       floating *delta_prev, floating *Wb,
                       const floating **rows) noexcept nogil:
-    """``delta_prev = (delta w) * a (1 - a)`` for ``m`` rows (padding set to 0).
+    """``delta_prev = (delta w) * f'(z)`` for ``m`` rows (padding set to 0),
+    ``f'(z)`` from the activations ``a = f(z)`` of the activation ``act``.
 
     With the hand-written kernels the product is the forward kernel's, on ``w`` itself
     (copied from ``WTl`` into ``Wb``, ``nout x Pin`` with zero padding):
     ``delta_prev = delta w`` is a sum of outer products of ``delta``'s
     elements with the rows of ``w``.  ``rows`` is room for ``m`` pointers.
     """
-    cdef Py_ssize_t i, j
-    cdef floating s
+    cdef Py_ssize_t i
     if ops != NULL:
         _transpose(nin, nout, WTl, Pout, Wb, Pin)
         for i in range(m):
             rows[i] = delta + i * Pout
         if floating is double:
             ops.fwd_d(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
-            ops.dsig_d(<int> m, <int> nin, <int> Pin, a, delta_prev)
         else:
             ops.fwd_s(<int> m, <int> nout, <int> Pin, rows, 0, Wb, delta_prev, NULL)
-            ops.dsig_s(<int> m, <int> nin, <int> Pin, a, delta_prev)
+    else:
+        _gemm(TRANS, NO_TRANS, nin, m, nout, <floating> 1.0, WTl, Pout,
+              delta, Pout, <floating> 0.0, delta_prev, Pin)
+    _times_prime(ops, act, m, nin, Pin, a, delta_prev)
+
+
+cdef void _times_prime(const vg_ops *ops, int act, Py_ssize_t m, Py_ssize_t n,
+                       Py_ssize_t P, const floating *a, floating *d) noexcept nogil:
+    """``d *= f'(z)`` over ``m`` rows (stride ``P``, padding set to 0), with
+    ``f'(z)`` from the activations ``a = f(z)`` of the activation ``act``."""
+    cdef Py_ssize_t i, j
+    if ops != NULL:
+        if floating is double:
+            ops.dact_d(act, <int> m, <int> n, <int> P, a, d)
+        else:
+            ops.dact_s(act, <int> m, <int> n, <int> P, a, d)
         return
-    _gemm(TRANS, NO_TRANS, nin, m, nout, <floating> 1.0, WTl, Pout,
-          delta, Pout, <floating> 0.0, delta_prev, Pin)
     for i in range(m):
-        for j in range(nin):
-            s = a[i * Pin + j]
-            delta_prev[i * Pin + j] = delta_prev[i * Pin + j] * (s * (1 - s))
-        for j in range(nin, Pin):
-            delta_prev[i * Pin + j] = 0
+        for j in range(n):
+            d[i * P + j] = times_prime(act, d[i * P + j], a[i * P + j])
+        for j in range(n, P):
+            d[i * P + j] = 0
 
 
 cdef void _row_sums(const vg_ops *ops, Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
@@ -494,16 +520,176 @@ cdef void _add_transposed(Py_ssize_t nout, Py_ssize_t nin, Py_ssize_t P,
             WT[k * P + j] = beta * WT[k * P + j] + alpha * G[j * nin + k]
 
 
+# ---------------------------------------------------------------------------
+# The monitor: sums kept during the epoch, a record every few mini-batches
+# ---------------------------------------------------------------------------
+
+cdef struct Monitor:
+    # where the records go (validated by vgcore.kernels); NULL: not kept
+    double *out                 # (n_records, L, VG_N_METRICS)
+    int64_t *act_hist           # (n_records, L, act_bins)
+    int64_t *delta_hist         # (n_records, L, delta_bins)
+    Py_ssize_t every            # a record every this many mini-batches
+    Py_ssize_t act_bins, delta_bins
+    double act_lo, act_scale    # bin of x: floor((x - lo) scale), clamped
+    double delta_lo, delta_scale
+    # the sums over the stretch so far (float64), per weight layer l
+    double **grad_b             # [l][j]: sum over mini-batches of mean dC/db_j
+    double **alive              # [l][j] (P[l+1] of them): 1 once a ReLU unit was > 0
+    double *sums                # [3 l + 0, 1, 2]: sum a, sum a^2, saturated count
+    void **snap                 # [l]: WT[l] at the stretch's start (floating)
+    void *prev                  # WT[l] before the record mini-batch's update
+    Py_ssize_t batches, rows    # mini-batches and rows in the stretch so far
+    Py_ssize_t record           # the record being filled
+
+
+cdef void _stats(NetDims d, int act, Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
+                 const floating *a, double *acc, double *alive) noexcept nogil:
+    """The monitor's sums over ``m`` rows of ``n`` activations (see
+    ``vg_stats`` in simd_kernels.h, which the SIMD paths run): ``acc[0..2]
+    +=`` sum, sum of squares, saturated count; ReLU: ``alive[j] = 1`` where
+    some ``a[i, j] > 0``."""
+    cdef Py_ssize_t i, j
+    cdef double x, s = 0, s2 = 0, sat = 0, hi = 1.0 - VG_SATURATION_MARGIN
+    if d.ops != NULL:
+        if floating is double:
+            d.ops.stats_d(act, <int> m, <int> n, <int> P, a, acc, alive)
+        else:
+            d.ops.stats_s(act, <int> m, <int> n, <int> P, a, acc, alive)
+        return
+    for i in range(m):
+        for j in range(n):
+            x = a[i * P + j]
+            s += x
+            s2 += x * x
+            if act == VG_ACT_RELU:
+                if x > 0:
+                    alive[j] = 1
+            elif act == VG_ACT_SIGMOID:
+                if x <= VG_SATURATION_MARGIN or x >= hi:
+                    sat += 1
+            elif fabs(x) >= hi:
+                sat += 1
+    acc[0] += s
+    acc[1] += s2
+    acc[2] += sat
+
+
+cdef void _histogram(Py_ssize_t m, Py_ssize_t n, Py_ssize_t P, const floating *v,
+                     double lo, double scale, Py_ssize_t bins,
+                     int64_t *counts) noexcept nogil:
+    """Count the ``m x n`` values ``v`` (row stride ``P``) into ``bins``
+    equal bins: bin ``floor((x - lo) scale)``, values below the first bin
+    counted in it and above the last in the last; NaN not counted."""
+    cdef Py_ssize_t i, j
+    cdef double t
+    for i in range(m):
+        for j in range(n):
+            t = (<double> v[i * P + j] - lo) * scale
+            if t != t:
+                continue
+            if t < 0:
+                counts[0] += 1
+            elif t >= bins:
+                counts[bins - 1] += 1
+            else:
+                counts[<Py_ssize_t> t] += 1
+
+
+cdef void _monitor_forward(NetDims d, Monitor *mon, floating **A,
+                           Py_ssize_t m) noexcept nogil:
+    """After a mini-batch's forward pass: the activations into the sums
+    (and the histograms)."""
+    cdef int l
+    for l in range(d.L):
+        _stats(d, _layer_act(d, l), m, d.n[l + 1], d.P[l + 1], A[l + 1],
+               mon.sums + 3 * l, mon.alive[l])
+        if mon.act_hist != NULL:
+            _histogram(m, d.n[l + 1], d.P[l + 1], A[l + 1], mon.act_lo, mon.act_scale,
+                       mon.act_bins,
+                       mon.act_hist + (mon.record * d.L + l) * mon.act_bins)
+
+
+cdef void _monitor_delta(NetDims d, Monitor *mon, int l, Py_ssize_t m,
+                         const floating *delta, const floating *sums) noexcept nogil:
+    """Layer ``l``'s ``delta`` and its row sums (``m nabla_b``, the mean
+    dC/db of the mini-batch times ``m``) into the sums (and the histogram)."""
+    cdef Py_ssize_t j
+    cdef double *gb = mon.grad_b[l]
+    for j in range(d.n[l + 1]):
+        gb[j] += <double> sums[j] / m
+    if mon.delta_hist != NULL:
+        _histogram(m, d.n[l + 1], d.P[l + 1], delta, mon.delta_lo, mon.delta_scale,
+                   mon.delta_bins,
+                   mon.delta_hist + (mon.record * d.L + l) * mon.delta_bins)
+
+
+cdef void _monitor_record(NetDims d, Monitor *mon, int l, const floating *WTl,
+                          floating decay, double eta) noexcept nogil:
+    """Layer ``l``'s record, after the update of the stretch's last
+    mini-batch, and its sums started again.
+
+    With ``K`` mini-batches in the stretch, weights ``w_0`` at its start
+    (``snap``) and ``w_K`` now: ``w_K = d^K w_0 - sum_k eta d^(K-1-k)
+    mean_k dC/dw``, so ``||d^K w_0 - w_K|| / (eta K)`` is the norm of the
+    mean dC/dw over the stretch (each mini-batch's weighted by the weight
+    decay ``d^(K-1-k)`` since it was applied; all weights 1 without L2).
+    ``prev`` holds the weights before the last update: ``||w_K - prev|| /
+    ||prev||`` is that update's ratio.
+    """
+    cdef Py_ssize_t j, k, nin = d.n[l], nout = d.n[l + 1], P = d.P[l + 1]
+    cdef Py_ssize_t K = mon.batches, count = mon.rows * nout
+    cdef double dK = pow(<double> decay, <double> K), x, y, t
+    cdef double gw = 0, dw = 0, ww = 0, gb = 0, mean, var, alive = 0
+    cdef double *out = mon.out + (mon.record * d.L + l) * VG_N_METRICS
+    cdef double *acc = mon.sums + 3 * l
+    cdef floating *snap = <floating *> mon.snap[l]
+    cdef const floating *prev = <const floating *> mon.prev
+    for k in range(nin):
+        for j in range(nout):
+            x = WTl[k * P + j]
+            y = prev[k * P + j]
+            t = dK * snap[k * P + j] - x
+            gw += t * t
+            dw += (x - y) * (x - y)
+            ww += y * y
+        memcpy(snap + k * P, WTl + k * P, nout * sizeof(floating))
+    for j in range(nout):
+        gb += mon.grad_b[l][j] * mon.grad_b[l][j]
+        mon.grad_b[l][j] = 0
+        if mon.alive[l][j] != 0:
+            alive += 1
+            mon.alive[l][j] = 0
+    mean = acc[0] / count
+    var = acc[1] / count - mean * mean
+    out[VG_MON_GRAD_B] = sqrt(gb) / K
+    out[VG_MON_GRAD_W] = sqrt(gw) / (eta * K)
+    out[VG_MON_ACT_MEAN] = mean
+    if var < 0:         # rounding (a NaN stays NaN)
+        var = 0
+    out[VG_MON_ACT_STD] = sqrt(var)
+    if _layer_act(d, l) == VG_ACT_RELU:
+        out[VG_MON_SATURATED] = (nout - alive) / nout
+    else:
+        out[VG_MON_SATURATED] = acc[2] / count
+    out[VG_MON_UPDATE_RATIO] = sqrt(dw) / sqrt(ww)
+    acc[0] = 0
+    acc[1] = 0
+    acc[2] = 0
+
+
 cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                           const floating *X, const floating *Y,
                           const int64_t *labels, const int64_t *order,
                           Py_ssize_t n_order,
                           Py_ssize_t mbs, double eta, double lmbda, double n,
-                          int cost, double *speeds, floating **WT, floating **A,
-                          const floating **rows, floating *work) noexcept nogil:
-    """The epoch: see ``sgd_epoch``.  ``work`` is laid out by ``_layout``."""
+                          int cost, double *speeds, Monitor *mon, floating **WT,
+                          floating **A, const floating **rows,
+                          floating *work) noexcept nogil:
+    """The epoch: see ``sgd_epoch``.  ``work`` is laid out by ``_layout``;
+    ``mon`` is NULL or the monitor, its sums zero."""
     cdef Py_ssize_t k, i, j, m, nin, nout, ahead, batch = 0
-    cdef bint consecutive
+    cdef bint consecutive, record = False
     cdef floating *gathered
     cdef int l, L = d.L
     cdef floating *D
@@ -519,11 +705,18 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
     _layout(d, mbs, True, work, WT, A, &D, &Dp, &Z, &sums, &G)
     gathered = A[0]
     _transpose_in(d, W, WT)
+    if mon != NULL:
+        for l in range(L):
+            memcpy(mon.snap[l], WT[l], d.n[l] * d.P[l + 1] * sizeof(floating))
     decay = <floating> (1.0 - eta * (lmbda / n))
     k = 0
     while k < n_order:
         m = mbs if n_order - k >= mbs else n_order - k
         step = <floating> (eta / m)
+        if mon != NULL:
+            mon.batches += 1
+            mon.rows += m
+            record = mon.batches == mon.every or k + m >= n_order
         # consecutive rows (e.g. full-batch gradient descent) are used in
         # place; otherwise the forward pass also gathers X[order[k:k+m]]
         # into the workspace (and prefetches the next mini-batch's rows)
@@ -542,6 +735,8 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
             if ahead > mbs:
                 ahead = mbs
             _forward(d, WT, B, A, m, <floating *> NULL, rows, X, order + k, ahead)
+        if mon != NULL:
+            _monitor_forward(d, mon, A, m)
         _delta_out(d.ops, cost, m, d.n[L], d.P[L], A[L], Y,
                    labels + k if labels != NULL else labels, order + k, 0, D)
         for l in range(L - 1, -1, -1):
@@ -554,9 +749,13 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                     g = sums[j]
                     nrm += g * g
                 speeds[batch * L + l] = sqrt(nrm) / m
+            if mon != NULL:
+                _monitor_delta(d, mon, l, m, D, sums)
             if l > 0:   # delta of the layer below, with w[l] not yet updated
-                _delta_back(d.ops, m, nin, nout, d.P[l], d.P[l + 1], WT[l], D, A[l], Dp,
-                            G, rows)
+                _delta_back(d.ops, d.act, m, nin, nout, d.P[l], d.P[l + 1], WT[l], D,
+                            A[l], Dp, G, rows)
+            if record:
+                memcpy(mon.prev, WT[l], nin * d.P[l + 1] * sizeof(floating))
             # w <- (1 - eta lmbda/n) w - (eta/m) delta^T a_prev
             if m <= small_rows:
                 # one GEMM straight into WT, over the padded width P (a
@@ -581,9 +780,15 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
                 _add_transposed(nout, nin, d.P[l + 1], decay, -step, G, WT[l])
             for j in range(nout):
                 B[l][j] = B[l][j] - step * sums[j]
+            if record:
+                _monitor_record(d, mon, l, WT[l], decay, eta)
             tmp = D
             D = Dp
             Dp = tmp
+        if record:
+            mon.batches = 0
+            mon.rows = 0
+            mon.record += 1
         k += m
         batch += 1
     _transpose_out(d, WT, W)
@@ -634,8 +839,8 @@ cdef void _backprop_impl(NetDims d, floating **W, floating **B,
                 _gemm(NO_TRANS, TRANS, nin, nout, m, <floating> 1.0,
                       A[l], d.P[l], D, d.P[l + 1], <floating> 1.0, NW[l], nin)
             if l > 0:
-                _delta_back(d.ops, m, nin, nout, d.P[l], d.P[l + 1], WT[l], D, A[l], Dp,
-                            G, rows)
+                _delta_back(d.ops, d.act, m, nin, nout, d.P[l], d.P[l + 1], WT[l], D,
+                            A[l], Dp, G, rows)
                 tmp = D
                 D = Dp
                 Dp = tmp
@@ -825,10 +1030,12 @@ cdef class _Net:
     cdef void **WT
     cdef void **A
     cdef const vg_ops *ops
+    cdef int act
     cdef _Workspace ws
 
     def __cinit__(self, int L):
         self.L = L
+        self.act = VG_ACT_SIGMOID
         self.n = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
         self.P = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
         self.W = <void **> malloc(L * sizeof(void *))
@@ -847,6 +1054,7 @@ cdef class _Net:
         d.n = self.n
         d.P = self.P
         d.ops = self.ops
+        d.act = self.act
         return d
 
     def __dealloc__(self):
@@ -858,14 +1066,17 @@ cdef class _Net:
         free(self.A)
 
 
-cdef _Net _make_net(list weights, list biases, Py_ssize_t n_in, floating dummy):
-    """Collect data pointers of validated, C-contiguous parameter arrays.
+cdef _Net _make_net(list weights, list biases, Py_ssize_t n_in, floating dummy,
+                    int act=VG_ACT_SIGMOID):
+    """Collect data pointers of validated, C-contiguous parameter arrays;
+    ``act`` is the hidden layers' activation (a valid ``VG_ACT_*`` code).
 
     Rows of activations are padded to the path's vector width
     (``BLAS_ROW_BYTES`` on the blas path).
     """
     cdef int L = len(weights), l
     cdef _Net net = _Net(L)
+    net.act = act
     cdef const floating[:, ::1] w
     cdef const floating[::1] b
     cdef Py_ssize_t lanes = ((net.ops.vector_bytes if net.ops != NULL else BLAS_ROW_BYTES)
@@ -892,19 +1103,76 @@ cdef int _alloc(_Net net, Py_ssize_t rows, bint gather, floating dummy) except -
         sizeof(floating), rows)
 
 
+cdef class _MonitorState:
+    """The monitor of one ``sgd_epoch`` call: its ``Monitor``, and the sums
+    and weight copies it points to (zeroed; freed with the object)."""
+    cdef Monitor mon
+    cdef double *block
+    cdef void *weights
+    cdef void **ptrs
+
+    def __cinit__(self, _Net net, size_t itemsize):
+        cdef int L = net.L, l
+        cdef Py_ssize_t nd = 3 * L, nw = 0, big = 0, size
+        cdef double *dp
+        cdef char *wp
+        for l in range(L):
+            nd += net.n[l + 1] + net.P[l + 1]
+            size = net.n[l] * net.P[l + 1]
+            nw += size
+            big = size if size > big else big
+        self.block = <double *> calloc(nd, sizeof(double))
+        self.weights = malloc((nw + big) * itemsize)
+        self.ptrs = <void **> malloc(3 * L * sizeof(void *))
+        if self.block == NULL or self.weights == NULL or self.ptrs == NULL:
+            raise MemoryError()
+        self.mon.grad_b = <double **> self.ptrs
+        self.mon.alive = <double **> (self.ptrs + L)
+        self.mon.snap = self.ptrs + 2 * L
+        self.mon.sums = self.block
+        dp = self.block + 3 * L
+        wp = <char *> self.weights
+        for l in range(L):
+            self.mon.grad_b[l] = dp
+            dp += net.n[l + 1]
+            self.mon.alive[l] = dp
+            dp += net.P[l + 1]
+            self.mon.snap[l] = wp
+            wp += net.n[l] * net.P[l + 1] * itemsize
+        self.mon.prev = wp
+        self.mon.batches = 0
+        self.mon.rows = 0
+        self.mon.record = 0
+
+    def __dealloc__(self):
+        free(self.block)
+        free(self.weights)
+        free(self.ptrs)
+
+
 def sgd_epoch(list weights, list biases, const floating[:, ::1] X,
               const floating[:, ::1] Y, const int64_t[::1] labels,
               const int64_t[::1] order,
               Py_ssize_t mini_batch_size, double eta, double lmbda, double n,
-              int cost, double[:, ::1] speeds=None):
+              int cost, double[:, ::1] speeds=None, int act=VG_ACT_SIGMOID,
+              double[:, :, ::1] monitor=None, Py_ssize_t monitor_every=1,
+              int64_t[:, :, ::1] act_hist=None, double act_lo=0.0, double act_hi=1.0,
+              int64_t[:, :, ::1] delta_hist=None, double delta_lo=-1.0,
+              double delta_hi=1.0):
     """One epoch of mini-batch SGD, in place (validated input; see kernels.py).
 
     Exactly one of ``Y`` (targets) and ``labels`` (one-hot targets given by
     their 1's column) is not None; ``labels[j]`` is the label of example
-    ``order[j]`` (the labels gathered into the epoch's order).
+    ``order[j]`` (the labels gathered into the epoch's order).  ``act`` is
+    the hidden layers' activation.  With ``monitor`` (``(n_records, L,
+    VG_N_METRICS)``), a record every ``monitor_every`` mini-batches and at
+    the end; ``act_hist``/``delta_hist`` (``(n_records, L, bins)``, or
+    None) count the activations/deltas into equal bins over ``[lo, hi]``.
     """
     cdef Py_ssize_t n_order = order.shape[0]
-    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0)
+    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0, act)
+    cdef _MonitorState state = None
+    cdef Monitor *mon = NULL
     cdef double *sp = NULL
     cdef const floating *xp = &X[0, 0]
     cdef const floating *yp = NULL
@@ -919,21 +1187,37 @@ def sgd_epoch(list weights, list biases, const floating[:, ::1] X,
         mini_batch_size = n_order
     if speeds is not None:
         sp = &speeds[0, 0]
+    if monitor is not None:
+        state = _MonitorState(net, sizeof(floating))
+        mon = &state.mon
+        mon.out = &monitor[0, 0, 0]
+        mon.every = monitor_every
+        if act_hist is not None:
+            mon.act_hist = &act_hist[0, 0, 0]
+            mon.act_bins = act_hist.shape[2]
+            mon.act_lo = act_lo
+            mon.act_scale = mon.act_bins / (act_hi - act_lo)
+        if delta_hist is not None:
+            mon.delta_hist = &delta_hist[0, 0, 0]
+            mon.delta_bins = delta_hist.shape[2]
+            mon.delta_lo = delta_lo
+            mon.delta_scale = mon.delta_bins / (delta_hi - delta_lo)
     _alloc(net, mini_batch_size, True, <floating> 0)
     with nogil:
         _sgd_epoch_impl(net.dims(), <floating **> net.W, <floating **> net.B,
                         xp, yp, lp, &order[0], n_order, mini_batch_size,
-                        eta, lmbda, n, cost, sp, <floating **> net.WT,
+                        eta, lmbda, n, cost, sp, mon, <floating **> net.WT,
                         <floating **> net.A, <const floating **> net.ws.rows,
                         <floating *> net.ws.buf)
     _give_back(net.ws)
 
 
 def backprop(list weights, list biases, const floating[:, ::1] X,
-             const floating[:, ::1] Y, int cost, list nabla_w, list nabla_b):
+             const floating[:, ::1] Y, int cost, list nabla_w, list nabla_b,
+             int act=VG_ACT_SIGMOID):
     """Add the summed gradients over the rows of X to nabla_w / nabla_b."""
     cdef Py_ssize_t N = X.shape[0]
-    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0)
+    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0, act)
     cdef _Net grad = _make_net(nabla_w, nabla_b, X.shape[1], <floating> 0)
     if N == 0:
         return
@@ -948,10 +1232,10 @@ def backprop(list weights, list biases, const floating[:, ::1] X,
 
 
 def mean_nabla_b(list weights, list biases, const floating[:, ::1] X,
-                 const floating[:, ::1] Y, int cost, list sums):
+                 const floating[:, ::1] Y, int cost, list sums, int act=VG_ACT_SIGMOID):
     """Add sum over the rows of X of dC/db to the float64 arrays in ``sums``."""
     cdef Py_ssize_t N = X.shape[0]
-    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0)
+    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0, act)
     cdef int L = net.L, l
     cdef double **MB = <double **> malloc(L * sizeof(double *))
     cdef double[::1] s
@@ -976,10 +1260,10 @@ def mean_nabla_b(list weights, list biases, const floating[:, ::1] X,
 
 
 def feedforward(list weights, list biases, const floating[:, ::1] X,
-                floating[:, ::1] out):
+                floating[:, ::1] out, int act=VG_ACT_SIGMOID):
     """Network outputs for every row of X into ``out`` (N, n_L)."""
     cdef Py_ssize_t N = X.shape[0]
-    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0)
+    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0, act)
     if N == 0:
         return
     _alloc(net, BLOCK_ROWS, False, <floating> 0)
@@ -992,11 +1276,11 @@ def feedforward(list weights, list biases, const floating[:, ::1] X,
 
 
 def evaluate(list weights, list biases, const floating[:, ::1] X,
-             const floating[:, ::1] Y, int cost):
+             const floating[:, ::1] Y, int cost, int act=VG_ACT_SIGMOID):
     """``(n_correct, summed cost without the L2 term)`` over the rows of X."""
     cdef Py_ssize_t N = X.shape[0], correct = 0
     cdef double c = 0.0
-    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0)
+    cdef _Net net = _make_net(weights, biases, X.shape[1], <floating> 0, act)
     if N == 0:
         return 0, 0.0
     _alloc(net, BLOCK_ROWS, False, <floating> 0)
@@ -1007,6 +1291,30 @@ def evaluate(list weights, list biases, const floating[:, ::1] X,
                        <const floating **> net.ws.rows, <floating *> net.ws.buf)
     _give_back(net.ws)
     return correct, c
+
+
+def elementwise(int act, floating[:, ::1] z, floating[:, ::1] d):
+    """For the tests: ``a = f(z)`` and ``d f'(z)`` (``f'`` from ``a``), with
+    ``f`` the activation ``act`` (a valid code), by the element-wise kernels
+    of the path in use; ``z`` and ``d`` of one shape, and the same for ``a``
+    and ``d f'(z)``, written in place of ``z`` and ``d``."""
+    cdef Py_ssize_t m = z.shape[0], n = z.shape[1], i
+    cdef Py_ssize_t lanes = ((_ops.vector_bytes if _ops != NULL else BLAS_ROW_BYTES)
+                             // sizeof(floating))
+    cdef Py_ssize_t P = max((n + lanes - 1) // lanes * lanes, lanes)
+    dtype = np.float64 if floating is double else np.float32
+    cdef floating[:, ::1] a = np.zeros((max(m, 1), P), dtype=dtype)
+    cdef floating[:, ::1] dp = np.zeros((max(m, 1), P), dtype=dtype)
+    cdef floating[::1] b = np.zeros(P, dtype=dtype)
+    if m == 0 or n == 0:
+        return
+    a[:m, :n] = z
+    dp[:m, :n] = d
+    with nogil:
+        _act_bias(_ops, act, m, n, P, &b[0], &a[0, 0], <floating *> NULL)
+        _times_prime(_ops, act, m, n, P, &a[0, 0], &dp[0, 0])
+    z[:, :] = a[:m, :n]
+    d[:, :] = dp[:m, :n]
 
 
 def overlap(list arrays, cnp.ndarray X):

@@ -33,16 +33,15 @@ example at a time (``net.backprop(x, y)`` in a Python loop,
   needed, and none can go stale.  ``backprop`` also gives None for a
   non-finite output error, and for an example whose ``nabla_w`` could
   overflow.
-* The element-wise formulas are the compiled kernels' own (``_sigmoid``,
-  ``_output_delta`` in ``_kernels.pyx``, same operations in the same
-  order, so the same bits as their scalar path) -- a twin until the
-  compiled layer shares them through a ``.pxd``; the sigmoid is tested
-  against the numpy reference to the last few ulps.
+* The element-wise formulas (activations, their derivatives, the output
+  error) are ``_elementwise.pxd``'s, which ``_kernels``' blas path uses
+  too: the same bits as that path.  The hidden layers' activation is an
+  argument (``act``, a code of ``vg_codes.h``); the output layer is sigmoid.
 * No global state, one small ``malloc`` per call, the GIL released around
   the arithmetic.
 """
 from cython cimport floating
-from libc.math cimport exp, expf, fabs, fabsf, isfinite
+from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy
@@ -50,40 +49,20 @@ from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 cimport numpy as cnp
 import numpy as np
 
+from _elementwise cimport (VG_ACT_RELU, VG_ACT_SIGMOID, VG_COST_CROSS_ENTROPY,
+                           VG_COST_QUADRATIC, VG_N_ACTS, activation, output_delta,
+                           times_prime)
+
 cnp.import_array()
 
-#: Cost codes (those of ``vgcore._kernels``).
-COST_CROSS_ENTROPY = 0
-COST_QUADRATIC = 1
+#: Cost codes (those of ``vgcore._kernels``: ``vg_codes.h``).
+COST_CROSS_ENTROPY = VG_COST_CROSS_ENTROPY
+COST_QUADRATIC = VG_COST_QUADRATIC
 
 #: Largest magnitude whose square is still finite: |delta| and |x| both
 #: below it keep every product delta_i * x_j finite.
 cdef double _SQRT_MAX = 1.3407807929942596e154
 cdef float _SQRT_MAX_F = 1.8446742e19
-
-
-# ---------------------------------------------------------------------------
-# Element-wise mathematics (the formulas of _kernels.pyx)
-# ---------------------------------------------------------------------------
-
-cdef inline floating _sigmoid(floating z) noexcept nogil:
-    """``1/(1+exp(-z))`` for z >= 0, ``e/(1+e)`` with ``e = exp(z)`` else."""
-    cdef floating e, num
-    if floating is double:
-        e = exp(-fabs(z))
-    else:
-        e = expf(-fabsf(z))
-    num = e
-    if z >= 0:
-        num = 1
-    return num / (1 + e)
-
-
-cdef inline floating _output_delta(int cost, floating a, floating y) noexcept nogil:
-    """``delta^L`` of one unit: ``a - y`` (cross-entropy) or ``(a-y) a(1-a)``."""
-    if cost == 0:
-        return a - y
-    return (a - y) * (a * (1 - a))
 
 
 # ---------------------------------------------------------------------------
@@ -151,14 +130,15 @@ cdef inline void _outer(Py_ssize_t n_in, Py_ssize_t n_out, const floating *a,
 
 cdef int _forward(int L, const Py_ssize_t *n, const floating * const *W,
                   const floating * const *B, Py_ssize_t k, const floating *X,
-                  floating *acts, floating *z_out) noexcept nogil:
+                  int act, floating *acts, floating *z_out) noexcept nogil:
     """Forward pass of ``k`` rows ``X``; 1 if some ``z`` is not finite.
 
-    Layer ``l``'s activations go to ``acts`` at offset ``k * (n[1] + ...
-    + n[l])``, rows of ``n[l+1]``; the output layer's ``z`` to ``z_out``
-    when it is not NULL.
+    Hidden layers apply the activation ``act``, the output layer the
+    sigmoid.  Layer ``l``'s activations go to ``acts`` at offset ``k *
+    (n[1] + ... + n[l])``, rows of ``n[l+1]``; the output layer's ``z`` to
+    ``z_out`` when it is not NULL.
     """
-    cdef int l, bad = 0
+    cdef int l, bad = 0, f
     cdef Py_ssize_t i, j, m
     cdef const floating *a = X
     cdef const floating *b
@@ -167,6 +147,7 @@ cdef int _forward(int L, const Py_ssize_t *n, const floating * const *W,
     for l in range(L):
         m = n[l + 1]
         b = B[l]
+        f = act if l < L - 1 else VG_ACT_SIGMOID
         for i in range(k):
             for j in range(m):
                 Z[i * m + j] = b[j]
@@ -177,7 +158,7 @@ cdef int _forward(int L, const Py_ssize_t *n, const floating * const *W,
                 bad = 1
             if l == L - 1 and z_out != NULL:
                 z_out[i] = z
-            Z[i] = _sigmoid(z)
+            Z[i] = activation(f, z)
         a = Z
         Z += k * m
     return bad
@@ -185,7 +166,7 @@ cdef int _forward(int L, const Py_ssize_t *n, const floating * const *W,
 
 cdef int _backprop(int L, const Py_ssize_t *n, const floating * const *W,
                    const floating * const *B, const floating *x, const floating *y,
-                   int64_t label, int cost, floating **NB, floating **NW,
+                   int64_t label, int cost, int act, floating **NB, floating **NW,
                    floating *work) noexcept nogil:
     """Gradients of one example into ``NB``/``NW``; 1 if something is not finite.
 
@@ -210,13 +191,13 @@ cdef int _backprop(int L, const Py_ssize_t *n, const floating * const *W,
         width = n[l] if n[l] > width else width
     d = work + off
     dprev = d + width
-    if _forward(L, n, W, B, 1, x, acts, <floating *> NULL):
+    if _forward(L, n, W, B, 1, x, act, acts, <floating *> NULL):
         return 1
     off -= n[L]                          # the output layer's activations
     a = acts + off
     for i in range(n[L]):
         t = (1 if i == label else 0) if y == NULL else y[i]
-        d[i] = _output_delta(cost, a[i], t)
+        d[i] = output_delta(cost, a[i], t)
     for l in range(L - 1, -1, -1):
         n_in, n_out, nb, nw = n[l], n[l + 1], NB[l], NW[l]
         prev = x if l == 0 else acts + off - n_in
@@ -227,21 +208,22 @@ cdef int _backprop(int L, const Py_ssize_t *n, const floating * const *W,
             nb[i] = s
             if fabs(s) > dmax:
                 dmax = fabs(s)
-        if l == 0:                       # |x| is not bounded by 1 as a is
+        if l == 0 or act == VG_ACT_RELU:  # |x|, and ReLU's a, are not bounded by 1
+            xmax = 0
             for j in range(n_in):
-                if fabs(x[j]) > xmax:
-                    xmax = fabs(x[j])
+                if fabs(prev[j]) > xmax:
+                    xmax = fabs(prev[j])
             if dmax >= lim and xmax > 0 or xmax >= lim and dmax > 0:
-                return 1                 # some delta_i x_j may overflow: caller checks
+                return 1                 # some delta_i a_j may overflow: caller checks
         _outer(n_in, n_out, prev, d, nw)
         if l == 0:
             break
-        # delta_prev = (w^T delta) * a (1 - a): column-major w^T is (n_in, n_out)
+        # delta_prev = (w^T delta) * f'(z): column-major w^T is (n_in, n_out)
         _gemv(NO_TRANS, <int> n_in, <int> n_out, W[l], d, <floating> 0, dprev)
         off -= n_in
         a = acts + off
         for j in range(n_in):
-            dprev[j] = dprev[j] * (a[j] * (1 - a[j]))
+            dprev[j] = times_prime(act, dprev[j], a[j])
         tmp = d
         d = dprev
         dprev = tmp
@@ -250,8 +232,8 @@ cdef int _backprop(int L, const Py_ssize_t *n, const floating * const *W,
 
 cdef int _update(int L, const Py_ssize_t *n, const floating * const *W,
                  const floating * const *B, Py_ssize_t k, const floating *X,
-                 const floating *Y, const int64_t *labels, int cost, floating eta,
-                 floating decay, floating **NW, floating **NB,
+                 const floating *Y, const int64_t *labels, int cost, int act,
+                 floating eta, floating decay, floating **NW, floating **NB,
                  floating *work) noexcept nogil:
     """network2's ``update_mini_batch`` on the ``k`` rows ``X``: ``NW``/``NB``
     (copies of ``W``/``B``) become ``decay w - (eta/k) sum dC/dw`` and
@@ -275,14 +257,14 @@ cdef int _update(int L, const Py_ssize_t *n, const floating * const *W,
         width = n[l] if n[l] > width else width
     D = work + k * off
     Dp = D + k * width
-    if _forward(L, n, W, B, k, X, acts, <floating *> NULL):
+    if _forward(L, n, W, B, k, X, act, acts, <floating *> NULL):
         return 1
     off -= n[L]                              # the output layer's activations
     a = acts + k * off
     for i in range(k):
         for j in range(n[L]):
             t = (1 if j == labels[i] else 0) if Y == NULL else Y[i * n[L] + j]
-            D[i * n[L] + j] = _output_delta(cost, a[i * n[L] + j], t)
+            D[i * n[L] + j] = output_delta(cost, a[i * n[L] + j], t)
     for l in range(L - 1, -1, -1):
         ni, no = <int> n[l], <int> n[l + 1]
         prev = X if l == 0 else acts + k * (off - ni)
@@ -293,7 +275,7 @@ cdef int _update(int L, const Py_ssize_t *n, const floating * const *W,
             if not isfinite(s):
                 return 1
             NB[l][j] = NB[l][j] - step * s
-        if l > 0:                            # delta_{l-1} = (delta w_l) * a (1 - a)
+        if l > 0:                            # delta_{l-1} = (delta w_l) * f'(z_{l-1})
             _gemm(NO_TRANS, NO_TRANS, ni, kk, no, <floating> 1, W[l], ni, D, no,
                   <floating> 0, Dp, ni)
         # w_l <- decay w_l - (eta/k) delta^T a_{l-1}: one gemm into the copy
@@ -303,7 +285,7 @@ cdef int _update(int L, const Py_ssize_t *n, const floating * const *W,
         off -= ni
         a = acts + k * off
         for i in range(k * ni):
-            Dp[i] = Dp[i] * (a[i] * (1 - a[i]))
+            Dp[i] = times_prime(act, Dp[i], a[i])
         tmp = D
         D = Dp
         Dp = tmp
@@ -461,7 +443,7 @@ cdef inline cnp.ndarray _empty(Py_ssize_t rows, Py_ssize_t cols, int typenum):
     return cnp.PyArray_EMPTY(2, dims, typenum, 0)
 
 
-def forward(weights, biases, sizes, dtype, X, bint with_z=False):
+def forward(weights, biases, sizes, dtype, X, bint with_z=False, int act=VG_ACT_SIGMOID):
     """The outputs ``a^L`` of the ``k`` rows of ``X``: a new ``(k, n_L)`` array.
 
     ``weights``/``biases`` are network2's lists of arrays of ``dtype``
@@ -470,8 +452,10 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
     (converted to ``dtype`` if they are the other), C-contiguous: a
     ``(k, sizes[0])`` array, one ``(sizes[0],)`` or ``(sizes[0], 1)``
     column, or a list of ``k`` such columns (network2's ``x``).  With
-    ``with_z``, ``(a^L, z^L)``.  None when the arguments are not exactly
-    that, or when some ``z`` is NaN or infinite.
+    ``with_z``, ``(a^L, z^L)``.  ``act`` is the hidden layers' activation
+    (a ``VG_ACT_*`` code of ``vg_codes.h``; the output layer is sigmoid).
+    None when the arguments are not exactly that, or when some ``z`` is NaN
+    or infinite.
     """
     cdef int typenum = _typenum(dtype), status
     cdef _Layers net
@@ -481,7 +465,7 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
     cdef void *x
     cdef void *zp = NULL
     cdef cnp.ndarray out, z = None
-    if typenum < 0:
+    if typenum < 0 or not 0 <= act < VG_N_ACTS:
         return None
     net = _layers(weights, biases, sizes, typenum)
     if net is None:
@@ -506,12 +490,12 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
                 status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
-                                  k, <double *> x, <double *> work, <double *> zp)
+                                  k, <double *> x, act, <double *> work, <double *> zp)
                 memcpy(cnp.PyArray_DATA(out), <double *> work + k * (total - m),
                        k * m * sizeof(double))
             else:
                 status = _forward(net.L, net.n, <const float **> net.W, <const float **> net.B,
-                                  k, <float *> x, <float *> work, <float *> zp)
+                                  k, <float *> x, act, <float *> work, <float *> zp)
                 memcpy(cnp.PyArray_DATA(out), <float *> work + k * (total - m),
                        k * m * sizeof(float))
     finally:
@@ -521,7 +505,8 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False):
     return (out, z) if with_z else out
 
 
-def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost):
+def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
+             int act=VG_ACT_SIGMOID):
     """network2's ``backprop(x, y)``: ``(nabla_b, nabla_w)``, new arrays.
 
     The parameters as in :func:`forward`; ``x`` is ``(n_in,)`` or
@@ -529,9 +514,9 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost):
     if it is the other one); the target
     is such a vector ``y`` (``(n_out,)`` or ``(n_out, 1)``), or, with ``y``
     None, the one-hot vector of ``label``; ``cost`` is
-    ``COST_CROSS_ENTROPY`` or ``COST_QUADRATIC``.  None when the arguments
-    are not exactly that, or when a ``z`` or ``delta`` is not finite or a
-    ``delta_i x_j`` might overflow.
+    ``COST_CROSS_ENTROPY`` or ``COST_QUADRATIC``; ``act`` as in
+    :func:`forward`.  None when the arguments are not exactly that, or when
+    a ``z`` or ``delta`` is not finite or a ``delta_i x_j`` might overflow.
     """
     cdef int typenum = _typenum(dtype), status, l
     cdef _Layers net
@@ -544,7 +529,8 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost):
     cdef void **NW
     cdef list nabla_b, nabla_w
     cdef cnp.ndarray a
-    if typenum < 0 or (cost != 0 and cost != 1) or not _float_input(x):
+    if (typenum < 0 or (cost != VG_COST_CROSS_ENTROPY and cost != VG_COST_QUADRATIC)
+            or not 0 <= act < VG_N_ACTS or not _float_input(x)):
         return None
     net = _layers(weights, biases, sizes, typenum)
     if net is None or not _vector(x, cnp.PyArray_TYPE(<cnp.ndarray> x), net.n[0]):
@@ -581,12 +567,12 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost):
             if typenum == cnp.NPY_DOUBLE:
                 status = _backprop(net.L, net.n, <const double **> net.W,
                                    <const double **> net.B, <double *> xp,
-                                   <double *> yp, label, cost, <double **> NB,
+                                   <double *> yp, label, cost, act, <double **> NB,
                                    <double **> NW, <double *> work)
             else:
                 status = _backprop(net.L, net.n, <const float **> net.W,
                                    <const float **> net.B, <float *> xp,
-                                   <float *> yp, label, cost, <float **> NB,
+                                   <float *> yp, label, cost, act, <float **> NB,
                                    <float **> NW, <float *> work)
     finally:
         free(work)
@@ -640,7 +626,7 @@ cdef double _sum_squares(Py_ssize_t m, const floating *v) noexcept nogil:
 
 
 def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
-           double lmbda, double n):
+           double lmbda, double n, int act=VG_ACT_SIGMOID):
     """network2's ``update_mini_batch`` on a few examples: the new ``(weights,
     biases)``, new arrays (those given are not changed).
 
@@ -648,8 +634,9 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
     the targets are the rows of ``Y`` (``(k, n_out)``, either float dtype)
     or, with ``Y`` None, the one-hot vectors of the int64 ``labels``
     (``(k,)``, each in ``[0, n_out)``).  ``eta``, ``lmbda`` and ``n``
-    (checked by the caller) as in network2.  None when the arguments are
-    not exactly that, or a ``z`` or ``delta`` is not finite.  (New
+    (checked by the caller) as in network2, ``act`` as in :func:`forward`.
+    None when the arguments are not exactly that, or a ``z`` or ``delta``
+    is not finite.  (New
     parameters that overflowed are the caller's to find: that is
     divergence, as network2 would train into it.)
     """
@@ -665,7 +652,8 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
     cdef void **NB
     cdef list new_w, new_b
     cdef cnp.ndarray a, src
-    if typenum < 0 or (cost != 0 and cost != 1):
+    if (typenum < 0 or (cost != VG_COST_CROSS_ENTROPY and cost != VG_COST_QUADRATIC)
+            or not 0 <= act < VG_N_ACTS):
         return None
     net = _layers(weights, biases, sizes, typenum)
     if net is None:
@@ -715,12 +703,12 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
             if typenum == cnp.NPY_DOUBLE:
                 status = _update(net.L, net.n, <const double **> net.W,
                                  <const double **> net.B, k, <double *> x, <double *> yp,
-                                 lp, cost, eta, 1 - eta * (lmbda / n), <double **> NW,
+                                 lp, cost, act, eta, 1 - eta * (lmbda / n), <double **> NW,
                                  <double **> NB, <double *> work)
             else:
                 status = _update(net.L, net.n, <const float **> net.W,
                                  <const float **> net.B, k, <float *> x, <float *> yp,
-                                 lp, cost, <float> eta, <float> (1 - eta * (lmbda / n)),
+                                 lp, cost, act, <float> eta, <float> (1 - eta * (lmbda / n)),
                                  <float **> NW, <float **> NB, <float *> work)
     finally:
         free(work)

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vg_codes.h"
+
 enum vg_path {
     VG_PATH_BLAS = 0,
     VG_PATH_BASELINE = 1,
@@ -28,23 +30,21 @@ enum vg_path {
     VG_N_PATHS = 4
 };
 
-/* The costs the kernels know (vgcore.kernels maps the cost classes). */
-enum vg_cost {
-    VG_COST_CROSS_ENTROPY = 0,
-    VG_COST_QUADRATIC = 1
-};
 
 #define VG_OPS_FIELDS(T, S)                                                    \
     void (*fwd_##S)(int m, int nin, int P, const T *const *rows, int m_ahead,  \
                     const T *WT, T *Z, T *copy);                               \
     void (*grad_##S)(int m, int nin, int P, const T *A, int lda, const T *D,   \
                      T beta, T alpha, T *WT);                                  \
-    void (*sigmoid_bias_##S)(int m, int n, int P, const T *b, T *a, T *zout);  \
+    void (*act_bias_##S)(int act, int m, int n, int P, const T *b, T *a,       \
+                         T *zout);                                             \
     void (*delta_out_##S)(int cost, int m, int nL, int P, const T *a,          \
                           const T *Y, const int64_t *labels,                   \
                           const int64_t *idx, ptrdiff_t r0, T *delta);         \
-    void (*dsig_##S)(int m, int n, int P, const T *a, T *dp);                  \
-    void (*row_sums_##S)(int m, int P, const T *d, T *out);
+    void (*dact_##S)(int act, int m, int n, int P, const T *a, T *dp);         \
+    void (*row_sums_##S)(int m, int P, const T *d, T *out);                    \
+    void (*stats_##S)(int act, int m, int n, int P, const T *a, double *acc,   \
+                      double *alive);
 
 /* The kernels of one path, for double (_d) and float (_s). */
 typedef struct {
@@ -122,8 +122,9 @@ typedef struct {
 #endif  /* VG_HAVE_X86 */
 
 #define VG_OPS_ENTRIES(isa, S)                                                 \
-    vg_fwd_##isa##_##S, vg_grad_##isa##_##S, vg_sigmoid_bias_##isa##_##S,      \
-    vg_delta_out_##isa##_##S, vg_dsig_##isa##_##S, vg_row_sums_##isa##_##S
+    vg_fwd_##isa##_##S, vg_grad_##isa##_##S, vg_act_bias_##isa##_##S,          \
+    vg_delta_out_##isa##_##S, vg_dact_##isa##_##S, vg_row_sums_##isa##_##S,     \
+    vg_stats_##isa##_##S
 #define VG_OPS(isa, vbytes, small_rows)                                        \
     {vbytes, small_rows, VG_OPS_ENTRIES(isa, d), VG_OPS_ENTRIES(isa, s)}
 

@@ -242,78 +242,191 @@ VG_KERNEL void VG_FN(grad)(int m, int nin, int P, const T *A, int lda,
  * Element-wise steps
  * ---------------------------------------------------------------------- */
 
+#define VG_C(c) VG_FN(set1)(c)
+
+/*
+ * The core of exp_neg and expm1_neg, for x <= 0 (clamped by the caller;
+ * NaN passes through): x = n ln2 + r with |r| <= ln2/2 (n rounded to
+ * nearest by adding and subtracting 1.5 2^52, resp. 2^23, or by VG_ROUND;
+ * Cody-Waite split of ln2), and p1(r) = (exp(r) - 1)/r = 1/1! + r/2! +
+ * r^2/3! + ... by its Taylor polynomial (to r^12/13! in double, r^6/7! in
+ * float: truncation below the rounding unit).  Returns p1; *pn receives n,
+ * *pk n as an integer (targets without VG_ROUND), *pr r.
+ */
+VG_INLINE V VG_FN(exp_core)(V x, V *pn, VI *pk, V *pr)
+{
+#if VG_IS_DOUBLE
+    const T log2e = 1.4426950408889634, shifter = 6755399441055744.0;
+    const T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+#else
+    const T log2e = 1.44269504f, shifter = 12582912.0f;
+    const T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+#endif
+/* Horner's step with the next coefficient 1/k!, rounded to T */
+#define VG_TAYLOR_STEP(kfact) p = VG_FMA(p, r, VG_C((T)1 / (T)(kfact)));
+    V n, r, p;
+#ifdef VG_ROUND
+    (void)shifter;
+    n = VG_ROUND(x * log2e);
+    *pk = (VI){0};
+#else
+    V t = x * log2e;            /* rounded, then rounded to an integer: */
+    t = t + shifter;            /* two roundings, never one fused */
+    n = t - shifter;
+    *pk = (VI)t - (VI)VG_C(shifter);
+#endif
+    r = VG_FMA(-n, VG_C(ln2hi), x);
+    r = VG_FMA(-n, VG_C(ln2lo), r);
+#if VG_IS_DOUBLE                /* 1/k!, k = 13 .. 1 */
+    p = VG_C((T)1 / (T)6227020800.0);
+    VG_TAYLOR_STEP(479001600.0) VG_TAYLOR_STEP(39916800.0) VG_TAYLOR_STEP(3628800.0)
+    VG_TAYLOR_STEP(362880.0) VG_TAYLOR_STEP(40320.0) VG_TAYLOR_STEP(5040.0)
+#else                           /* 1/k!, k = 7 .. 1 */
+    p = VG_C((T)1 / (T)5040.0);
+#endif
+    VG_TAYLOR_STEP(720.0) VG_TAYLOR_STEP(120.0) VG_TAYLOR_STEP(24.0) VG_TAYLOR_STEP(6.0)
+    VG_TAYLOR_STEP(2.0) VG_TAYLOR_STEP(1.0)
+#undef VG_TAYLOR_STEP
+    *pn = n;
+    *pr = r;
+    return p;
+}
+
 /*
  * exp(x) for x <= 0 (the sigmoid needs exp(-|z|) only), or NaN for NaN:
- * x = n ln2 + r with |r| <= ln2/2 (n rounded to nearest by adding and
- * subtracting 1.5 2^52, resp. 2^23; Cody-Waite split of ln2), exp(r) by
- * its Taylor polynomial (degree 13 in double, 7 in float: truncation below
- * the rounding unit), times 2^n in two exact steps 2^floor(n/2) 2^(n -
- * floor(n/2)), so that the final product rounds once into the subnormals
- * (correct gradual underflow).  Error 1-2 ulp (glibc's exp: < 1 ulp).
- * Where the target has instructions for both steps (VG_ROUND, VG_SCALE:
- * AVX-512's roundscale and scalef) they are used instead: the same bits in
- * fewer instructions.
+ * x clamped at -746 (-104 in float), exp(r) = 1 + r p1(r) (exp_core), times
+ * 2^n in two exact steps 2^floor(n/2) 2^(n - floor(n/2)), so that the
+ * final product rounds once into the subnormals (correct gradual
+ * underflow).  Error 1-2 ulp (glibc's exp: < 1 ulp).  Where the target
+ * has instructions for both steps (VG_ROUND, VG_SCALE: AVX-512's
+ * roundscale and scalef) they are used instead: the same bits in fewer
+ * instructions.
  */
 VG_INLINE V VG_FN(exp_neg)(V x)
 {
 #if VG_IS_DOUBLE
     const int mant = 52, bias = 1023;
-    const T lo = -746.0, log2e = 1.4426950408889634, shifter = 6755399441055744.0;
-    const T ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+    const T lo = -746.0;
 #else
     const int mant = 23, bias = 127;
-    const T lo = -104.0f, log2e = 1.44269504f, shifter = 12582912.0f;
-    const T ln2hi = 0.693359375f, ln2lo = -2.12194440e-4f;
+    const T lo = -104.0f;
 #endif
-#define VG_C(c) VG_FN(set1)(c)
-/* Horner's step with the next coefficient 1/k!, rounded to T */
-#define VG_TAYLOR_STEP(kfact) p = VG_FMA(p, r, VG_C((T)1 / (T)(kfact)));
     V n, r, p;
+    VI k;
 #ifdef VG_ROUND
     x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
-    n = VG_ROUND(x * log2e);
 #else
-    V t;
-    VI k, k1;
     x = VG_FN(select)(x < VG_C(lo), VG_C(lo), x);     /* NaN stays NaN */
-    t = x * log2e;              /* rounded, then rounded to an integer: */
-    t = t + shifter;            /* two roundings, never one fused */
-    n = t - shifter;
 #endif
-    r = VG_FMA(-n, VG_C(ln2hi), x);
-    r = VG_FMA(-n, VG_C(ln2lo), r);
-#if VG_IS_DOUBLE                /* 1/k!, k = 13 .. 0 */
-    p = VG_C((T)1 / (T)6227020800.0);
-    VG_TAYLOR_STEP(479001600.0) VG_TAYLOR_STEP(39916800.0) VG_TAYLOR_STEP(3628800.0)
-    VG_TAYLOR_STEP(362880.0) VG_TAYLOR_STEP(40320.0) VG_TAYLOR_STEP(5040.0)
-#else                           /* 1/k!, k = 7 .. 0 */
-    p = VG_C((T)1 / (T)5040.0);
-#endif
-    VG_TAYLOR_STEP(720.0) VG_TAYLOR_STEP(120.0) VG_TAYLOR_STEP(24.0) VG_TAYLOR_STEP(6.0)
-    VG_TAYLOR_STEP(2.0) VG_TAYLOR_STEP(1.0) VG_TAYLOR_STEP(1.0)
+    p = VG_FN(exp_core)(x, &n, &k, &r);
+    p = VG_FMA(p, r, VG_C((T)1));
 #ifdef VG_ROUND
-    (void)mant, (void)bias, (void)shifter;
+    (void)mant, (void)bias, (void)k;
     return VG_SCALE(p, n);
 #else
-    k = (VI)t - (VI)VG_C(shifter);              /* n as an integer */
-    k1 = k >> 1;
-    p = p * (V)((VU)(k1 + bias) << mant);
-    return p * (V)((VU)(k - k1 + bias) << mant);
+    {
+        VI k1 = k >> 1;
+        p = p * (V)((VU)(k1 + bias) << mant);
+        return p * (V)((VU)(k - k1 + bias) << mant);
+    }
 #endif
-#undef VG_TAYLOR_STEP
-#undef VG_C
 }
 
 /*
- * a[i, j] = sigmoid(a[i, j] + b[j]) for the m rows (stride P) of a, with
- * the formula of vgcore.reference.sigmoid: e = exp(-|z|); (z >= 0 ? 1 : e)
- * / (1 + e).  Whole vectors: the padding columns get sigmoid(a) as well
- * (b counts as 0 there; b itself has n elements only).  If zout is not
- * NULL it receives z (same layout).
+ * exp(x) - 1 for x <= 0 (tanh needs expm1(-2|z|)), or NaN for NaN,
+ * without the cancellation of exp(x) - 1 near 0: 2^n (expm1(r) + 1) - 1 =
+ * 2^n expm1(r) + (2^n - 1), with expm1(r) = r p1(r) (exp_core).  x is
+ * clamped at -40 (-18 in float), where expm1 is -1 to the last bit, so
+ * 2^n is a normal number and 2^n expm1(r) exact: the fused and the unfused
+ * sum round alike (the same bits with and without FMA).  Error ~2 ulp.
  */
-VG_KERNEL void VG_FN(sigmoid_bias)(int m, int n, int P, const T *b, T *a, T *zout)
+VG_INLINE V VG_FN(expm1_neg)(V x)
 {
-    const V one = VG_FN(set1)((T)1), zero = (V){0};
+#if VG_IS_DOUBLE
+    const int mant = 52, bias = 1023;
+    const T lo = -40.0;
+#else
+    const int mant = 23, bias = 127;
+    const T lo = -18.0f;
+#endif
+    V n, r, em, s;
+    VI k;
+#ifdef VG_ROUND
+    x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
+#else
+    x = VG_FN(select)(x < VG_C(lo), VG_C(lo), x);     /* NaN stays NaN */
+#endif
+    em = VG_FN(exp_core)(x, &n, &k, &r) * r;          /* expm1(r) */
+#ifdef VG_ROUND
+    (void)mant, (void)bias, (void)k;
+    s = VG_SCALE(VG_C((T)1), n);
+#else
+    s = (V)((VU)(k + bias) << mant);
+#endif
+    return VG_FMA(s, em, s - VG_C((T)1));
+}
+
+/*
+ * The activations and the derivatives of _elementwise.pxd (the formulas
+ * and the reasons for them are there), lane by lane, the same operations
+ * in the same order.  act is a VG_ACT_* code, constant where they are
+ * inlined (the kernels below branch once per call, not per vector).
+ */
+VG_INLINE V VG_FN(sigmoid)(V z)
+{
+    const V one = VG_C((T)1), zero = (V){0};
+    V e = VG_FN(exp_neg)(zero - VG_FN(abs)(z));
+    return VG_FN(select)(z >= zero, one, e) / (one + e);
+}
+
+VG_INLINE V VG_FN(activation)(const int act, V z)
+{
+    const V one = VG_C((T)1), zero = (V){0};
+    V e, t;
+    switch (act) {
+    case VG_ACT_TANH:           /* copysign(-e / (2 + e), z), e = expm1(-2|z|) */
+        e = VG_FN(expm1_neg)(VG_C((T)-2) * VG_FN(abs)(z));
+        t = VG_FN(abs)(-e / (VG_C((T)2) + e));
+        return (V)((VU)t | ((VU)z & (VU)VG_C((T)-0.0)));
+    case VG_ACT_SOFTSIGN:
+        return z / (one + VG_FN(abs)(z));
+    case VG_ACT_RELU:
+        return VG_FN(select)(z < zero, zero, z);
+    default:
+        return VG_FN(sigmoid)(z);
+    }
+}
+
+/* d f'(z), with f'(z) from a = f(z) */
+VG_INLINE V VG_FN(times_prime)(const int act, V d, V a)
+{
+    const V one = VG_C((T)1);
+    V t;
+    switch (act) {
+    case VG_ACT_TANH:
+        return d * ((one - a) * (one + a));
+    case VG_ACT_SOFTSIGN:
+        t = one - VG_FN(abs)(a);
+        return d * (t * t);
+    case VG_ACT_RELU:
+        return d * VG_FN(keep)(a > (V){0}, one);
+    default:
+        return d * (a * (one - a));
+    }
+}
+
+/* One kernel per activation: case A runs NAME's body with act = A. */
+#define VG_PER_ACTIVATION(act, NAME, ...)                                       \
+    switch (act) {                                                             \
+    case VG_ACT_TANH: VG_FN(NAME)(VG_ACT_TANH, __VA_ARGS__); break;            \
+    case VG_ACT_SOFTSIGN: VG_FN(NAME)(VG_ACT_SOFTSIGN, __VA_ARGS__); break;    \
+    case VG_ACT_RELU: VG_FN(NAME)(VG_ACT_RELU, __VA_ARGS__); break;            \
+    default: VG_FN(NAME)(VG_ACT_SIGMOID, __VA_ARGS__); break;                  \
+    }
+
+VG_INLINE void VG_FN(act_bias_rows)(const int act, int m, int n, int P,
+                                    const T *b, T *a, T *zout)
+{
     T tail[VL];                     /* b's last, partial vector, 0-padded */
     int i, j, q, nfull = n / VL * VL;
     for (q = 0; q < VL; q++)
@@ -322,13 +435,23 @@ VG_KERNEL void VG_FN(sigmoid_bias)(int m, int n, int P, const T *b, T *a, T *zou
         T *row = a + (size_t)i * P;
         for (j = 0; j < n; j += VL) {
             V z = VG_FN(load)(row + j) + VG_FN(load)(j < nfull ? b + j : tail);
-            V e;
             if (zout != NULL)
                 VG_FN(store)(zout + (size_t)i * P + j, z);
-            e = VG_FN(exp_neg)(zero - VG_FN(abs)(z));
-            VG_FN(store)(row + j, VG_FN(select)(z >= zero, one, e) / (one + e));
+            VG_FN(store)(row + j, VG_FN(activation)(act, z));
         }
     }
+}
+
+/*
+ * a[i, j] = f(a[i, j] + b[j]) for the m rows (stride P) of a, f the
+ * activation act (VG_ACT_*).  Whole vectors: the padding columns get f(a)
+ * as well (b counts as 0 there; b itself has n elements only).  If zout is
+ * not NULL it receives z (same layout).
+ */
+VG_KERNEL void VG_FN(act_bias)(int act, int m, int n, int P, const T *b, T *a,
+                               T *zout)
+{
+    VG_PER_ACTIVATION(act, act_bias_rows, m, n, P, b, a, zout)
 }
 
 /*
@@ -373,10 +496,9 @@ VG_KERNEL void VG_FN(delta_out)(int cost, int m, int nL, int P, const T *a,
     }
 }
 
-/* dp *= a (1 - a) over m rows of stride P; lanes past n written as 0. */
-VG_KERNEL void VG_FN(dsig)(int m, int n, int P, const T *a, T *dp)
+VG_INLINE void VG_FN(dact_rows)(const int act, int m, int n, int P, const T *a,
+                                T *dp)
 {
-    const V one = VG_FN(set1)((T)1);
     const VI lane = VG_FN(lane_index)();
     int i, j;
     for (i = 0; i < m; i++)
@@ -384,9 +506,91 @@ VG_KERNEL void VG_FN(dsig)(int m, int n, int P, const T *a, T *dp)
             V s = VG_FN(load)(a + (size_t)i * P + j);
             V d = VG_FN(load)(dp + (size_t)i * P + j);
             VG_FN(store)(dp + (size_t)i * P + j,
-                         VG_FN(keep)(lane < (VI){0} + (n - j), d * (s * (one - s))));
+                         VG_FN(keep)(lane < (VI){0} + (n - j),
+                                     VG_FN(times_prime)(act, d, s)));
         }
 }
+
+/*
+ * dp *= f'(z) over m rows of stride P, f'(z) from the activations a = f(z)
+ * of the activation act; lanes past n written as 0.
+ */
+VG_KERNEL void VG_FN(dact)(int act, int m, int n, int P, const T *a, T *dp)
+{
+    VG_PER_ACTIVATION(act, dact_rows, m, n, P, a, dp)
+}
+
+/* The monitor's sums of one vector (DL lanes, `left` of them real) of x. */
+VG_INLINE void VG_FN(stats_step)(const int act, const T *p, int left, VD *s,
+                                 VD *s2, VD *sat, double *alive)
+{
+    const VD zero = (VD){0}, one = zero + 1.0;
+    const VD lo = zero + VG_SATURATION_MARGIN, hi = zero + (1.0 - VG_SATURATION_MARGIN);
+    VDI lane, real, hit;
+    VD x;
+    int q;
+    for (q = 0; q < DL; q++)
+        lane[q] = q;
+    real = lane < (VDI){0} + left;
+    x = (VD)((VDI)VG_FN(load_d)(p) & real);          /* 0 past the row */
+    *s = *s + x;
+    *s2 = *s2 + x * x;
+    if (act == VG_ACT_RELU) {                       /* alive[j] |= x > 0 */
+        VD al;
+        __builtin_memcpy(&al, alive, sizeof al);
+        hit = x > zero;
+        al = (VD)(((VDI)one & hit) | ((VDI)al & ~hit));
+        __builtin_memcpy(alive, &al, sizeof al);
+    } else {
+        if (act == VG_ACT_SIGMOID)
+            hit = (x <= lo) | (x >= hi);
+        else
+            hit = (VD)((VDI)x & ((VDI){0} + INT64_MAX)) >= hi;   /* |x| >= hi */
+        *sat = *sat + (VD)((VDI)one & hit & real);
+    }
+}
+
+VG_INLINE void VG_FN(stats_rows)(const int act, int m, int n, int P, const T *a,
+                                 double *acc, double *alive)
+{
+    VD s[2] = {{0}}, s2[2] = {{0}}, sat[2] = {{0}};
+    int i, j, q;
+    for (i = 0; i < m; i++) {
+        const T *row = a + (size_t)i * P;
+        for (j = 0; j < n; j += 2 * DL) {   /* two sets of sums: half the latency */
+            VG_FN(stats_step)(act, row + j, n - j, &s[0], &s2[0], &sat[0], alive + j);
+            if (j + DL < n)
+                VG_FN(stats_step)(act, row + j + DL, n - j - DL, &s[1], &s2[1], &sat[1],
+                                  alive + j + DL);
+        }
+    }
+    for (q = 0; q < DL; q++) {
+        acc[0] += s[0][q] + s[1][q];
+        acc[1] += s2[0][q] + s2[1][q];
+        acc[2] += sat[0][q] + sat[1][q];
+    }
+}
+
+/*
+ * The monitor's sums over m rows (stride P) of n activations a of the
+ * activation act, in double: acc[0] += sum a, acc[1] += sum a^2, acc[2] +=
+ * how many are saturated (sigmoid: a <= 0.01 or a >= 0.99; tanh and
+ * softsign: |a| >= 0.99; ReLU: none counted here), and for ReLU alive[j]
+ * = 1 where some a[i, j] > 0 (alive: P doubles, each 0 or 1).  The rows
+ * are read to n rounded up to DL lanes (within the padding P).
+ */
+VG_KERNEL void VG_FN(stats)(int act, int m, int n, int P, const T *a, double *acc,
+                            double *alive)
+{
+    switch (act) {
+    case VG_ACT_RELU: VG_FN(stats_rows)(VG_ACT_RELU, m, n, P, a, acc, alive); break;
+    case VG_ACT_SIGMOID: VG_FN(stats_rows)(VG_ACT_SIGMOID, m, n, P, a, acc, alive); break;
+    default: VG_FN(stats_rows)(VG_ACT_TANH, m, n, P, a, acc, alive); break;
+    }
+}
+
+#undef VG_PER_ACTIVATION
+#undef VG_C
 
 /* out[j] = sum over i, in order, of d[i, j], for all j < P. */
 VG_KERNEL void VG_FN(row_sums)(int m, int P, const T *d, T *out)
@@ -418,3 +622,6 @@ VG_KERNEL void VG_FN(row_sums)(int m, int P, const T *d, T *out)
 #undef VG_MAX
 #undef VG_ROUND
 #undef VG_SCALE
+#undef VD
+#undef VDI
+#undef DL

@@ -38,6 +38,13 @@ typedef int32_t VI __attribute__((vector_size(VG_VBYTES)));
 #endif
 typedef VG_U VU __attribute__((vector_size(VG_VBYTES)));
 
+/* The monitor's double accumulators: one vector of doubles (DL lanes). */
+#define VD VG_FN(vd)
+#define VDI VG_FN(vdi)
+#define DL ((int)(VG_VBYTES / sizeof(double)))
+typedef double VD __attribute__((vector_size(VG_VBYTES)));
+typedef int64_t VDI __attribute__((vector_size(VG_VBYTES)));
+
 #define VG_FUNC VG_TARGET static inline __attribute__((always_inline))
 
 VG_FUNC V VG_FN(load)(const T *p)
@@ -83,6 +90,19 @@ VG_FUNC V VG_FN(keep)(VI mask, V a)
 VG_FUNC V VG_FN(abs)(V a)
 {
     return (V)((VU)a & ~((VU)VG_FN(set1)((T)-0.0)));
+}
+
+/* DL consecutive elements from p, as doubles (exact). */
+VG_FUNC VD VG_FN(load_d)(const T *p)
+{
+#if VG_IS_DOUBLE
+    return VG_FN(load)(p);
+#else
+    typedef float VH __attribute__((vector_size(VG_VBYTES / 2)));
+    VH h;
+    __builtin_memcpy(&h, p, sizeof h);
+    return __builtin_convertvector(h, VD);
+#endif
 }
 
 #undef VG_FUNC
