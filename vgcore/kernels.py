@@ -20,6 +20,17 @@ In these row-major terms the book's equations read, for a batch of rows::
     delta^l = (delta^{l+1} w^{l+1}) * a^l (1 - a^l)
     nabla_b^l = sum over rows of delta^l,    nabla_w^l = (delta^l)^T a^{l-1}
 
+Activations: ``activation=`` (``"sigmoid"``, network2's and the default,
+``"tanh"``, ``"softsign"`` or ``"relu"``; :data:`ACTIVATIONS`) is the
+hidden layers' activation, in every function; the output layer is always
+sigmoid, which the costs' ``delta`` assumes.  Then ``delta^l = (delta^{l+1}
+w^{l+1}) * f'(z^l)``, with ``f'`` computed from ``a^l``.
+
+The monitor: :func:`sgd_epoch` can record, every few mini-batches, per
+layer, learning speeds, activation statistics, saturation and the
+update/weight ratio, computed inside the compiled epoch (see its
+``monitor`` argument).
+
 Data types: the dtype of ``X`` decides: float64 (the default, network2's
 precision) or float32 (half the memory; an epoch ~1.6x faster here).
 ``weights``, ``biases`` and ``Y`` must have that same dtype; nothing is
@@ -61,7 +72,18 @@ from ._lazy import LazyModule
 _kernels = LazyModule("vgcore._kernels", globals(), "_kernels")
 
 __all__ = ["sgd_epoch", "backprop", "feedforward", "evaluate", "mean_nabla_b",
-           "set_blas_threads", "cpu_path", "cpu_paths"]
+           "set_blas_threads", "cpu_path", "cpu_paths", "ACTIVATIONS",
+           "MONITOR_METRICS", "MONITOR_EVERY", "monitor_shape"]
+
+#: The hidden layers' activations (``activation=``); the output is sigmoid.
+ACTIVATIONS = tuple(ref.ACTIVATIONS)
+
+#: The monitor's metrics, the last axis of its buffer (see :func:`sgd_epoch`).
+MONITOR_METRICS = ref.MONITOR_METRICS
+
+#: The monitor's default frequency: a record every this many mini-batches
+#: (and at the end of the epoch).
+MONITOR_EVERY = 100
 
 _DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
@@ -194,6 +216,11 @@ def _cost_code(cost):
         f"(got {cost!r}); other costs are handled by vgcore.reference")
 
 
+def _activation_code(activation):
+    """The kernels' code of the activation named ``activation``."""
+    return _kernels.ACTIVATIONS.index(ref._activation(activation).name)
+
+
 def _as_array(name, a):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
@@ -308,12 +335,92 @@ def _check_real(name, v, positive=False):
     return v
 
 
+def monitor_shape(n_examples, mini_batch_size, n_layers, every=MONITOR_EVERY):
+    """The shape ``(n_records, n_layers, len(MONITOR_METRICS))`` of the
+    monitor's buffer for an epoch of ``n_examples`` examples in mini-batches
+    of ``mini_batch_size`` (records every ``every`` mini-batches and at the
+    end: :func:`vgcore.reference.monitor_records` gives when)."""
+    n_records = len(ref.monitor_records(n_examples, mini_batch_size, every))
+    return (n_records, n_layers, len(MONITOR_METRICS))
+
+
+def _check_out(name, a, dtype, shape):
+    """An output buffer: ndarray of ``dtype``, C-contiguous, writeable; its
+    shape ``shape``, ``None`` standing for any length >= 1."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be None or a numpy array")
+    if a.dtype != dtype:
+        raise TypeError(f"{name} must be {np.dtype(dtype)}, got {a.dtype}")
+    if a.ndim != len(shape) or any(want is not None and got != want
+                                   for got, want in zip(a.shape, shape)):
+        want = tuple("bins" if w is None else w for w in shape)
+        raise ValueError(f"{name} has shape {a.shape}, expected {want}")
+    if any(want is None and got < 1 for got, want in zip(a.shape, shape)):
+        raise ValueError(f"{name} has shape {a.shape}: it needs at least one bin")
+    if not (a.flags.c_contiguous and a.flags.writeable):
+        raise ValueError(f"{name} must be C-contiguous and writeable")
+    return a
+
+
+def _check_range(name, r):
+    """A histogram's ``(lo, hi)``: finite, ``lo < hi``."""
+    if not isinstance(r, (tuple, list)) or len(r) != 2:
+        raise TypeError(f"{name} must be a pair (lo, hi), got {r!r}")
+    lo, hi = _check_real(f"{name}[0]", r[0]), _check_real(f"{name}[1]", r[1])
+    if not lo < hi or not math.isfinite(hi - lo):
+        raise ValueError(f"{name} must have lo < hi (and a finite width), got {r!r}")
+    return lo, hi
+
+
+def _check_monitor(monitor, every, act_hist, act_range, delta_hist, delta_range,
+                   n_examples, mbs, ws, bs, X, speeds):
+    """The monitor's arguments of :func:`sgd_epoch`, checked: the keyword
+    arguments of ``_kernels.sgd_epoch`` (none if ``monitor`` is None)."""
+    if monitor is None:
+        for name, v in (("monitor_every", every), ("act_hist", act_hist),
+                        ("act_range", act_range), ("delta_hist", delta_hist),
+                        ("delta_range", delta_range)):
+            if v is not None:
+                raise ValueError(f"{name} is given without monitor (the buffer of "
+                                 f"the records)")
+        return {}
+    if every is None:
+        every = MONITOR_EVERY
+    if isinstance(every, bool) or not isinstance(every, numbers.Integral):
+        raise TypeError(f"monitor_every must be an int, got {type(every).__name__}")
+    if every < 1:
+        raise ValueError(f"monitor_every must be >= 1, got {every}")
+    every = int(min(every, max(n_examples, 1)))
+    shape = monitor_shape(n_examples, mbs, len(ws), every)
+    out = {"monitor": _check_out("monitor", monitor, np.float64, shape),
+           "monitor_every": every}
+    for kind, hist, rng in (("act", act_hist, act_range), ("delta", delta_hist, delta_range)):
+        if hist is None:
+            if rng is not None:
+                raise ValueError(f"{kind}_range is given without {kind}_hist")
+            continue
+        if rng is None:
+            raise ValueError(f"{kind}_hist needs {kind}_range=(lo, hi), the range of its bins")
+        out[f"{kind}_hist"] = _check_out(f"{kind}_hist", hist, np.int64, shape[:2] + (None,))
+        out[f"{kind}_lo"], out[f"{kind}_hi"] = _check_range(f"{kind}_range", rng)
+    buffers = [out[k] for k in ("monitor", "act_hist", "delta_hist") if k in out]
+    if _kernels.overlap(buffers + ([speeds] if speeds is not None else []) + ws + bs, X):
+        raise ValueError("monitor, act_hist, delta_hist must not share memory with each "
+                         "other, speeds, the weights and biases or X")
+    for k in ("act_hist", "delta_hist"):
+        if k in out:
+            out[k][...] = 0
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Public functions
 # ---------------------------------------------------------------------------
 
 def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
-              cost=ref.CrossEntropyCost, speeds=None):
+              cost=ref.CrossEntropyCost, speeds=None, activation="sigmoid",
+              monitor=None, monitor_every=None, act_hist=None, act_range=None,
+              delta_hist=None, delta_range=None):
     """One epoch of mini-batch stochastic gradient descent, IN PLACE.
 
     The training examples ``X[order]`` (targets ``Y[order]``) are cut into
@@ -351,8 +458,46 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
         chapter's learning speed of layer ``l`` (the length of the mean
         ``dC/db``), at the weights the mini-batch's gradient was taken at.
         ``n_mini_batches = ceil(len(order) / mini_batch_size)``.
+    activation : str
+        The hidden layers' activation (:data:`ACTIVATIONS`).
+    monitor : None or float64 array ``monitor_shape(len(order), mini_batch_size, L, monitor_every)``
+        The monitor: record ``r`` is written into ``monitor[r]``, ``(L,
+        len(MONITOR_METRICS))``, after the update of mini-batch
+        ``vgcore.reference.monitor_records(...)[r] - 1``, and describes the
+        stretch of ``K`` mini-batches since the previous record (the
+        parameters there are the stretch's).  Per weight layer ``l`` and
+        metric (:data:`MONITOR_METRICS`):
+
+        - ``grad_b``: ``||(1/K) sum_k mean_k dC/db^l||``, the mean over
+          mini-batch ``k``'s examples: the chapter's learning speed;
+        - ``grad_w``: ``||(1/K) sum_k d^(K-1-k) mean_k dC/dw^l||``, ``d = 1 -
+          eta lmbda / n`` (1 without L2): computed from the weights at the
+          stretch's ends, ``||d^K w_start - w_end|| / (eta K)`` (NaN if
+          ``eta`` is 0; in float32 it sees the updates' rounding);
+        - ``act_mean``, ``act_std``: of all of layer ``l``'s activations in
+          the stretch (population std);
+        - ``saturated``: the fraction of those activations within 0.01 of
+          an asymptote (sigmoid: ``a <= 0.01`` or ``a >= 0.99``; tanh,
+          softsign: ``|a| >= 0.99``), for ReLU the fraction of units dead
+          (never positive in the stretch); the output layer is sigmoid;
+        - ``update_ratio``: ``||w_after - w_before|| / ||w_before||`` of
+          the stretch's last update (a sample: a mean over every update
+          would need a pass over the weights per mini-batch).
+
+        Sums in float64, from the quantities the pass has anyway (no
+        second pass over the data); the reference definition is
+        :func:`vgcore.reference.sgd_epoch_monitored`.
+    monitor_every : int >= 1, default :data:`MONITOR_EVERY`
+    act_hist, delta_hist : None or int64 arrays ``(n_records, L, bins)``
+        With ``monitor``: histograms of the stretch's activations and
+        ``delta`` (``dC/dz``) per layer, in ``bins`` equal bins over
+        ``act_range`` / ``delta_range`` ``(lo, hi)`` (required with them),
+        values outside counted in the first/last bin, NaN not counted.
+        Overwritten.  They cost a scalar pass over those values per
+        mini-batch (see docs/kernels.md).
     """
     code = _cost_code(cost)
+    act = _activation_code(activation)
     labels = None
     if isinstance(Y, np.ndarray) and Y.ndim == 1:
         labels, Y = Y, None
@@ -395,12 +540,14 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     # a mini-batch cannot hold more rows than there are: the same steps, and
     # the workspace is sized for rows that exist (any int is accepted)
     mini_batch_size = min(mini_batch_size, max(order.size, 1))
+    mon = _check_monitor(monitor, monitor_every, act_hist, act_range, delta_hist,
+                         delta_range, order.size, mini_batch_size, ws, bs, X, speeds)
     with _blas_limit(_largest_blas_product(ws, mini_batch_size, "sgd")):
         _kernels.sgd_epoch(ws, bs, X, Y, labels, order, mini_batch_size, eta,
-                           lmbda, n, code, speeds)
+                           lmbda, n, code, speeds, act, **mon)
 
 
-def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
+def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost, activation="sigmoid"):
     """Gradients of the cost summed over the rows of ``(X, Y)``; no update.
 
     Returns ``(nabla_b, nabla_w)`` in network2's shapes: ``nabla_b[l]`` is
@@ -408,24 +555,28 @@ def backprop(weights, biases, X, Y, cost=ref.CrossEntropyCost):
     the examples of ``dC_x/db`` and ``dC_x/dw``, in ``X``'s dtype.
     """
     code = _cost_code(cost)
+    act = _activation_code(activation)
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     nabla_w = [np.zeros(w.shape, dtype=X.dtype) for w in ws]
     nabla_b = [np.zeros((w.shape[0], 1), dtype=X.dtype) for w in ws]
     with _blas_limit(_largest_blas_product(ws, X.shape[0], "backprop")):
-        _kernels.backprop(ws, bs, X, Y, code, nabla_w, [nb.reshape(-1) for nb in nabla_b])
+        _kernels.backprop(ws, bs, X, Y, code, nabla_w, [nb.reshape(-1) for nb in nabla_b],
+                          act)
     return nabla_b, nabla_w
 
 
-def feedforward(weights, biases, X):
+def feedforward(weights, biases, X, activation="sigmoid"):
     """Network outputs ``a^L`` for every row of ``X``: an ``(N, n_L)`` array."""
+    act = _activation_code(activation)
     ws, bs, X, _ = _prepare(weights, biases, X, None, need_y=False)
     out = np.empty((X.shape[0], ws[-1].shape[0]), dtype=X.dtype)
     with _blas_limit(_largest_blas_product(ws, X.shape[0], "forward")):
-        _kernels.feedforward(ws, bs, X, out)
+        _kernels.feedforward(ws, bs, X, out, act)
     return out
 
 
-def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
+def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost,
+             activation="sigmoid"):
     """``(n_correct, total_cost)`` over the rows of ``(X, Y)``.
 
     ``n_correct`` (an int) counts rows where ``argmax(output) == argmax(Y)``
@@ -436,11 +587,12 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
     ``(0, nan)``.
     """
     code = _cost_code(cost)
+    act = _activation_code(activation)
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     lmbda = _check_real("lmbda", lmbda)
     N = X.shape[0]
     with _blas_limit(_largest_blas_product(ws, N, "forward")):
-        correct, c = _kernels.evaluate(ws, bs, X, Y, code)
+        correct, c = _kernels.evaluate(ws, bs, X, Y, code, act)
     if N == 0:
         return 0, float("nan")
     cost = c / N
@@ -449,18 +601,19 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost):
     return int(correct), float(cost)
 
 
-def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost):
+def mean_nabla_b(weights, biases, X, Y, cost=ref.CrossEntropyCost, activation="sigmoid"):
     """Per-layer ``dC/db`` averaged over the rows of ``X``: float64 ``(n_l,)`` arrays.
 
     The cost's per-example gradient only (no regularisation term), as
     chapter 5 measures the learning speed ``||mean_nabla_b[l]||``.
     """
     code = _cost_code(cost)
+    act = _activation_code(activation)
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
     N = X.shape[0]
     if N == 0:
         raise ValueError("X must have at least one row to average over")
     sums = [np.zeros(w.shape[0], dtype=np.float64) for w in ws]
     with _blas_limit(_largest_blas_product(ws, N, "forward")):
-        _kernels.mean_nabla_b(ws, bs, X, Y, code, sums)
+        _kernels.mean_nabla_b(ws, bs, X, Y, code, sums, act)
     return [s / N for s in sums]
