@@ -50,6 +50,7 @@ cdef extern from "vg_codes.h" nogil:
         VG_MON_UPDATE_RATIO
         VG_N_METRICS
     const double VG_SATURATION_MARGIN
+    enum: VG_STATS_LANES
 
 
 cdef inline floating sigmoid(floating z) noexcept nogil:

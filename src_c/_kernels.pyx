@@ -61,7 +61,7 @@ from _elementwise cimport (
     VG_ACT_RELU, VG_ACT_SIGMOID, VG_ACT_SOFTSIGN, VG_ACT_TANH, VG_COST_CROSS_ENTROPY,
     VG_COST_QUADRATIC, VG_MON_ACT_MEAN, VG_MON_ACT_STD, VG_MON_GRAD_B, VG_MON_GRAD_W,
     VG_MON_SATURATED, VG_MON_UPDATE_RATIO, VG_N_ACTS, VG_N_METRICS, VG_SATURATION_MARGIN,
-    activation, output_delta, times_prime)
+    VG_STATS_LANES, activation, output_delta, times_prime)
 
 cnp.import_array()
 
@@ -104,10 +104,14 @@ cdef extern from "simd_dispatch.h" nogil:
                        float *dp) noexcept nogil
         void (*row_sums_d)(int m, int P, const double *d, double *out) noexcept nogil
         void (*row_sums_s)(int m, int P, const float *d, float *out) noexcept nogil
-        void (*stats_d)(int act, int m, int n, int P, const double *a, double *acc,
-                        double *alive) noexcept nogil
-        void (*stats_s)(int act, int m, int n, int P, const float *a, double *acc,
-                        double *alive) noexcept nogil
+        void (*stats_d)(int act, int m, int n, int P, const double *a, double *sums,
+                        int64_t *count, double *alive) noexcept nogil
+        void (*stats_s)(int act, int m, int n, int P, const float *a, double *sums,
+                        int64_t *count, double *alive) noexcept nogil
+        void (*wnorms_d)(Py_ssize_t N, const double *w, const double *prev, double *snap,
+                         double dK, double *out) noexcept nogil
+        void (*wnorms_s)(Py_ssize_t N, const float *w, const float *prev, float *snap,
+                         double dK, double *out) noexcept nogil
     int vg_path_supported(int path)
     const vg_ops *vg_path_ops(int path)
 
@@ -536,7 +540,8 @@ cdef struct Monitor:
     # the sums over the stretch so far (float64), per weight layer l
     double **grad_b             # [l][j]: sum over mini-batches of mean dC/db_j
     double **alive              # [l][j] (P[l+1] of them): 1 once a ReLU unit was > 0
-    double *sums                # [3 l + 0, 1, 2]: sum a, sum a^2, saturated count
+    double *sums                # [l][0..LANES-1]: sum a, [l][LANES..2 LANES-1]: a^2
+    int64_t *count              # [l][0..LANES-1]: activations saturated
     void **snap                 # [l]: WT[l] at the stretch's start (floating)
     void *prev                  # WT[l] before the record mini-batch's update
     Py_ssize_t batches, rows    # mini-batches and rows in the stretch so far
@@ -544,35 +549,86 @@ cdef struct Monitor:
 
 
 cdef void _stats(NetDims d, int act, Py_ssize_t m, Py_ssize_t n, Py_ssize_t P,
-                 const floating *a, double *acc, double *alive) noexcept nogil:
-    """The monitor's sums over ``m`` rows of ``n`` activations (see
-    ``vg_stats`` in simd_kernels.h, which the SIMD paths run): ``acc[0..2]
-    +=`` sum, sum of squares, saturated count; ReLU: ``alive[j] = 1`` where
-    some ``a[i, j] > 0``."""
-    cdef Py_ssize_t i, j
-    cdef double x, s = 0, s2 = 0, sat = 0, hi = 1.0 - VG_SATURATION_MARGIN
+                 const floating *a, double *sums, int64_t *count,
+                 double *alive) noexcept nogil:
+    """The monitor's sums over ``m`` rows of ``n`` activations, kept in
+    ``VG_STATS_LANES`` = 8 lanes (column ``j`` in lane ``j % 8``:
+    independent sums; ``vg_stats`` on the SIMD paths): ``sums[q]`` += sum,
+    ``sums[VG_STATS_LANES + q]`` += sum of squares, ``count[q]`` +=
+    saturated; ReLU: ``alive[j] = 1`` where some ``a[i, j] > 0``."""
+    cdef Py_ssize_t i, j, q, k
+    cdef double x, hi = 1.0 - VG_SATURATION_MARGIN
+    cdef double s[VG_STATS_LANES]
+    cdef double s2[VG_STATS_LANES]
+    cdef int64_t c[VG_STATS_LANES]
+    cdef const floating *row
     if d.ops != NULL:
         if floating is double:
-            d.ops.stats_d(act, <int> m, <int> n, <int> P, a, acc, alive)
+            d.ops.stats_d(act, <int> m, <int> n, <int> P, a, sums, count, alive)
         else:
-            d.ops.stats_s(act, <int> m, <int> n, <int> P, a, acc, alive)
+            d.ops.stats_s(act, <int> m, <int> n, <int> P, a, sums, count, alive)
         return
+    for q in range(VG_STATS_LANES):
+        s[q] = s2[q] = c[q] = 0
     for i in range(m):
-        for j in range(n):
-            x = a[i * P + j]
-            s += x
-            s2 += x * x
-            if act == VG_ACT_RELU:
-                if x > 0:
-                    alive[j] = 1
-            elif act == VG_ACT_SIGMOID:
-                if x <= VG_SATURATION_MARGIN or x >= hi:
-                    sat += 1
-            elif fabs(x) >= hi:
-                sat += 1
-    acc[0] += s
-    acc[1] += s2
-    acc[2] += sat
+        row = a + i * P
+        j = 0
+        while j < n:
+            k = n - j if n - j < VG_STATS_LANES else VG_STATS_LANES
+            for q in range(k):
+                x = row[j + q]
+                s[q] += x
+                s2[q] += x * x
+                if act == VG_ACT_RELU:
+                    if x > 0:
+                        alive[j + q] = 1
+                elif act == VG_ACT_SIGMOID:
+                    c[q] += (x <= VG_SATURATION_MARGIN) | (x >= hi)
+                else:
+                    c[q] += fabs(x) >= hi
+            j += VG_STATS_LANES
+    for q in range(VG_STATS_LANES):
+        sums[q] += s[q]
+        sums[VG_STATS_LANES + q] += s2[q]
+        count[q] += c[q]
+
+
+cdef void _wnorms(const vg_ops *ops, Py_ssize_t N, const floating *w,
+                  const floating *prev, floating *snap, double dK,
+                  double *out) noexcept nogil:
+    """The record's sums over the ``N`` weights of a layer (its padding
+    zero): ``out[0..2] +=`` sum ``(dK snap - w)^2``, ``(w - prev)^2``,
+    ``prev^2``; then ``snap = w`` (``vg_wnorms`` on the SIMD paths).  Here
+    in ``VG_STATS_LANES`` independent sums (element ``i`` in lane ``i % 8``;
+    ``N`` is a multiple of 8: rows padded to 64 bytes)."""
+    cdef Py_ssize_t i, q
+    cdef double x, y, t
+    cdef double g[VG_STATS_LANES]
+    cdef double u[VG_STATS_LANES]
+    cdef double p[VG_STATS_LANES]
+    if ops != NULL:
+        if floating is double:
+            ops.wnorms_d(N, w, prev, snap, dK, out)
+        else:
+            ops.wnorms_s(N, w, prev, snap, dK, out)
+        return
+    for q in range(VG_STATS_LANES):
+        g[q] = u[q] = p[q] = 0
+    i = 0
+    while i < N:                        # N is a multiple of the lanes
+        for q in range(VG_STATS_LANES):
+            x = w[i + q]
+            y = prev[i + q]
+            t = dK * snap[i + q] - x
+            g[q] += t * t
+            u[q] += (x - y) * (x - y)
+            p[q] += y * y
+        i += VG_STATS_LANES
+    memcpy(snap, w, N * sizeof(floating))
+    for q in range(VG_STATS_LANES):
+        out[0] += g[q]
+        out[1] += u[q]
+        out[2] += p[q]
 
 
 cdef void _histogram(Py_ssize_t m, Py_ssize_t n, Py_ssize_t P, const floating *v,
@@ -603,7 +659,8 @@ cdef void _monitor_forward(NetDims d, Monitor *mon, floating **A,
     cdef int l
     for l in range(d.L):
         _stats(d, _layer_act(d, l), m, d.n[l + 1], d.P[l + 1], A[l + 1],
-               mon.sums + 3 * l, mon.alive[l])
+               mon.sums + 2 * VG_STATS_LANES * l, mon.count + VG_STATS_LANES * l,
+               mon.alive[l])
         if mon.act_hist != NULL:
             _histogram(m, d.n[l + 1], d.P[l + 1], A[l + 1], mon.act_lo, mon.act_scale,
                        mon.act_bins,
@@ -616,8 +673,9 @@ cdef void _monitor_delta(NetDims d, Monitor *mon, int l, Py_ssize_t m,
     dC/db of the mini-batch times ``m``) into the sums (and the histogram)."""
     cdef Py_ssize_t j
     cdef double *gb = mon.grad_b[l]
+    cdef double scale = 1.0 / m
     for j in range(d.n[l + 1]):
-        gb[j] += <double> sums[j] / m
+        gb[j] += sums[j] * scale
     if mon.delta_hist != NULL:
         _histogram(m, d.n[l + 1], d.P[l + 1], delta, mon.delta_lo, mon.delta_scale,
                    mon.delta_bins,
@@ -637,33 +695,32 @@ cdef void _monitor_record(NetDims d, Monitor *mon, int l, const floating *WTl,
     ``prev`` holds the weights before the last update: ``||w_K - prev|| /
     ||prev||`` is that update's ratio.
     """
-    cdef Py_ssize_t j, k, nin = d.n[l], nout = d.n[l + 1], P = d.P[l + 1]
+    cdef Py_ssize_t j, q, nout = d.n[l + 1], sat = 0
     cdef Py_ssize_t K = mon.batches, count = mon.rows * nout
-    cdef double dK = pow(<double> decay, <double> K), x, y, t
-    cdef double gw = 0, dw = 0, ww = 0, gb = 0, mean, var, alive = 0
+    cdef double gb = 0, s = 0, s2 = 0, mean, var, alive = 0
+    cdef double w3[3]               # sum (d^K w_0 - w_K)^2, (w_K - prev)^2, prev^2
     cdef double *out = mon.out + (mon.record * d.L + l) * VG_N_METRICS
-    cdef double *acc = mon.sums + 3 * l
-    cdef floating *snap = <floating *> mon.snap[l]
-    cdef const floating *prev = <const floating *> mon.prev
-    for k in range(nin):
-        for j in range(nout):
-            x = WTl[k * P + j]
-            y = prev[k * P + j]
-            t = dK * snap[k * P + j] - x
-            gw += t * t
-            dw += (x - y) * (x - y)
-            ww += y * y
-        memcpy(snap + k * P, WTl + k * P, nout * sizeof(floating))
+    cdef double *sums = mon.sums + 2 * VG_STATS_LANES * l
+    cdef int64_t *sat_lanes = mon.count + VG_STATS_LANES * l
+    w3[0] = w3[1] = w3[2] = 0
+    _wnorms(d.ops, d.n[l] * d.P[l + 1], WTl, <const floating *> mon.prev,
+            <floating *> mon.snap[l], pow(<double> decay, <double> K), w3)
     for j in range(nout):
         gb += mon.grad_b[l][j] * mon.grad_b[l][j]
         mon.grad_b[l][j] = 0
         if mon.alive[l][j] != 0:
             alive += 1
             mon.alive[l][j] = 0
-    mean = acc[0] / count
-    var = acc[1] / count - mean * mean
+    for q in range(VG_STATS_LANES):
+        s += sums[q]
+        s2 += sums[VG_STATS_LANES + q]
+        sat += sat_lanes[q]
+        sums[q] = sums[VG_STATS_LANES + q] = 0
+        sat_lanes[q] = 0
+    mean = s / count
+    var = s2 / count - mean * mean
     out[VG_MON_GRAD_B] = sqrt(gb) / K
-    out[VG_MON_GRAD_W] = sqrt(gw) / (eta * K)
+    out[VG_MON_GRAD_W] = sqrt(w3[0]) / (eta * K)
     out[VG_MON_ACT_MEAN] = mean
     if var < 0:         # rounding (a NaN stays NaN)
         var = 0
@@ -671,11 +728,8 @@ cdef void _monitor_record(NetDims d, Monitor *mon, int l, const floating *WTl,
     if _layer_act(d, l) == VG_ACT_RELU:
         out[VG_MON_SATURATED] = (nout - alive) / nout
     else:
-        out[VG_MON_SATURATED] = acc[2] / count
-    out[VG_MON_UPDATE_RATIO] = sqrt(dw) / sqrt(ww)
-    acc[0] = 0
-    acc[1] = 0
-    acc[2] = 0
+        out[VG_MON_SATURATED] = <double> sat / count
+    out[VG_MON_UPDATE_RATIO] = sqrt(w3[1]) / sqrt(w3[2])
 
 
 cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
@@ -1108,12 +1162,13 @@ cdef class _MonitorState:
     and weight copies it points to (zeroed; freed with the object)."""
     cdef Monitor mon
     cdef double *block
+    cdef int64_t *counts
     cdef void *weights
     cdef void **ptrs
 
     def __cinit__(self, _Net net, size_t itemsize):
         cdef int L = net.L, l
-        cdef Py_ssize_t nd = 3 * L, nw = 0, big = 0, size
+        cdef Py_ssize_t nd = 2 * VG_STATS_LANES * L, nw = 0, big = 0, size
         cdef double *dp
         cdef char *wp
         for l in range(L):
@@ -1122,15 +1177,18 @@ cdef class _MonitorState:
             nw += size
             big = size if size > big else big
         self.block = <double *> calloc(nd, sizeof(double))
+        self.counts = <int64_t *> calloc(VG_STATS_LANES * L, sizeof(int64_t))
         self.weights = malloc((nw + big) * itemsize)
         self.ptrs = <void **> malloc(3 * L * sizeof(void *))
-        if self.block == NULL or self.weights == NULL or self.ptrs == NULL:
+        if (self.block == NULL or self.counts == NULL or self.weights == NULL
+                or self.ptrs == NULL):
             raise MemoryError()
         self.mon.grad_b = <double **> self.ptrs
         self.mon.alive = <double **> (self.ptrs + L)
         self.mon.snap = self.ptrs + 2 * L
         self.mon.sums = self.block
-        dp = self.block + 3 * L
+        self.mon.count = self.counts
+        dp = self.block + 2 * VG_STATS_LANES * L
         wp = <char *> self.weights
         for l in range(L):
             self.mon.grad_b[l] = dp
@@ -1140,12 +1198,16 @@ cdef class _MonitorState:
             self.mon.snap[l] = wp
             wp += net.n[l] * net.P[l + 1] * itemsize
         self.mon.prev = wp
+        self.mon.out = NULL
+        self.mon.act_hist = NULL
+        self.mon.delta_hist = NULL
         self.mon.batches = 0
         self.mon.rows = 0
         self.mon.record = 0
 
     def __dealloc__(self):
         free(self.block)
+        free(self.counts)
         free(self.weights)
         free(self.ptrs)
 

@@ -43,8 +43,10 @@ enum vg_path {
                           const int64_t *idx, ptrdiff_t r0, T *delta);         \
     void (*dact_##S)(int act, int m, int n, int P, const T *a, T *dp);         \
     void (*row_sums_##S)(int m, int P, const T *d, T *out);                    \
-    void (*stats_##S)(int act, int m, int n, int P, const T *a, double *acc,   \
-                      double *alive);
+    void (*stats_##S)(int act, int m, int n, int P, const T *a, double *sums,  \
+                      int64_t *count, double *alive);                          \
+    void (*wnorms_##S)(ptrdiff_t N, const T *w, const T *prev, T *snap,        \
+                       double dK, double *out);
 
 /* The kernels of one path, for double (_d) and float (_s). */
 typedef struct {
@@ -124,7 +126,7 @@ typedef struct {
 #define VG_OPS_ENTRIES(isa, S)                                                 \
     vg_fwd_##isa##_##S, vg_grad_##isa##_##S, vg_act_bias_##isa##_##S,          \
     vg_delta_out_##isa##_##S, vg_dact_##isa##_##S, vg_row_sums_##isa##_##S,     \
-    vg_stats_##isa##_##S
+    vg_stats_##isa##_##S, vg_wnorms_##isa##_##S
 #define VG_OPS(isa, vbytes, small_rows)                                        \
     {vbytes, small_rows, VG_OPS_ENTRIES(isa, d), VG_OPS_ENTRIES(isa, s)}
 

@@ -21,6 +21,7 @@
 #include "simd_vectors.h"
 
 #define VG_LINE ((int)(64 / sizeof(T)))     /* elements per cache line */
+_Static_assert(VG_VBYTES / sizeof(double) <= VG_STATS_LANES, "the monitor's lanes");
 #define VG_RB_MAX 10
 #define VG_JV_MAX 4
 #define VG_INLINE VG_TARGET static inline __attribute__((always_inline))
@@ -520,19 +521,15 @@ VG_KERNEL void VG_FN(dact)(int act, int m, int n, int P, const T *a, T *dp)
     VG_PER_ACTIVATION(act, dact_rows, m, n, P, a, dp)
 }
 
-/* The monitor's sums of one vector (DL lanes, `left` of them real) of x. */
-VG_INLINE void VG_FN(stats_step)(const int act, const T *p, int left, VD *s,
-                                 VD *s2, VD *sat, double *alive)
+/* The monitor's sums of one vector x of activations; `real` marks its
+   lanes inside the row (x is 0 in the others).  sat counts down (-1 per
+   saturated value: a comparison's true is -1). */
+VG_INLINE void VG_FN(stats_step)(const int act, VD x, VDI real, VD *s, VD *s2,
+                                 VDI *sat, double *alive)
 {
     const VD zero = (VD){0}, one = zero + 1.0;
     const VD lo = zero + VG_SATURATION_MARGIN, hi = zero + (1.0 - VG_SATURATION_MARGIN);
-    VDI lane, real, hit;
-    VD x;
-    int q;
-    for (q = 0; q < DL; q++)
-        lane[q] = q;
-    real = lane < (VDI){0} + left;
-    x = (VD)((VDI)VG_FN(load_d)(p) & real);          /* 0 past the row */
+    VDI hit;
     *s = *s + x;
     *s2 = *s2 + x * x;
     if (act == VG_ACT_RELU) {                       /* alive[j] |= x > 0 */
@@ -546,46 +543,100 @@ VG_INLINE void VG_FN(stats_step)(const int act, const T *p, int left, VD *s,
             hit = (x <= lo) | (x >= hi);
         else
             hit = (VD)((VDI)x & ((VDI){0} + INT64_MAX)) >= hi;   /* |x| >= hi */
-        *sat = *sat + (VD)((VDI)one & hit & real);
+        *sat = *sat + (hit & real);
     }
 }
 
 VG_INLINE void VG_FN(stats_rows)(const int act, int m, int n, int P, const T *a,
-                                 double *acc, double *alive)
+                                 double *sums, int64_t *count, double *alive)
 {
-    VD s[2] = {{0}}, s2[2] = {{0}}, sat[2] = {{0}};
-    int i, j, q;
+    VD s[2] = {{0}}, s2[2] = {{0}}, v;
+    VDI sat[2] = {{0}}, all = (VDI){0} - 1, tail, c;
+    int i, j, q, nfull = n / DL * DL;
+    for (q = 0; q < DL; q++)
+        tail[q] = q < n - nfull ? -1 : 0;
     for (i = 0; i < m; i++) {
         const T *row = a + (size_t)i * P;
-        for (j = 0; j < n; j += 2 * DL) {   /* two sets of sums: half the latency */
-            VG_FN(stats_step)(act, row + j, n - j, &s[0], &s2[0], &sat[0], alive + j);
-            if (j + DL < n)
-                VG_FN(stats_step)(act, row + j + DL, n - j - DL, &s[1], &s2[1], &sat[1],
-                                  alive + j + DL);
+        for (j = 0; j + 2 * DL <= nfull; j += 2 * DL) {   /* two sets of sums */
+            VG_FN(stats_step)(act, VG_FN(load_d)(row + j), all, &s[0], &s2[0], &sat[0],
+                              alive + j);
+            VG_FN(stats_step)(act, VG_FN(load_d)(row + j + DL), all, &s[1], &s2[1],
+                              &sat[1], alive + j + DL);
         }
+        if (j < nfull) {
+            VG_FN(stats_step)(act, VG_FN(load_d)(row + j), all, &s[0], &s2[0], &sat[0],
+                              alive + j);
+            j += DL;
+        }
+        if (j < n)                                      /* 0 past the row */
+            VG_FN(stats_step)(act, (VD)((VDI)VG_FN(load_d)(row + j) & tail), tail,
+                              &s[1], &s2[1], &sat[1], alive + j);
     }
-    for (q = 0; q < DL; q++) {
-        acc[0] += s[0][q] + s[1][q];
-        acc[1] += s2[0][q] + s2[1][q];
-        acc[2] += sat[0][q] + sat[1][q];
-    }
+    /* added lane by lane: the lanes are summed once per record */
+    __builtin_memcpy(&v, sums, sizeof v);
+    v = v + (s[0] + s[1]);
+    __builtin_memcpy(sums, &v, sizeof v);
+    __builtin_memcpy(&v, sums + VG_STATS_LANES, sizeof v);
+    v = v + (s2[0] + s2[1]);
+    __builtin_memcpy(sums + VG_STATS_LANES, &v, sizeof v);
+    __builtin_memcpy(&c, count, sizeof c);
+    c = c - (sat[0] + sat[1]);
+    __builtin_memcpy(count, &c, sizeof c);
 }
 
 /*
  * The monitor's sums over m rows (stride P) of n activations a of the
- * activation act, in double: acc[0] += sum a, acc[1] += sum a^2, acc[2] +=
- * how many are saturated (sigmoid: a <= 0.01 or a >= 0.99; tanh and
- * softsign: |a| >= 0.99; ReLU: none counted here), and for ReLU alive[j]
- * = 1 where some a[i, j] > 0 (alive: P doubles, each 0 or 1).  The rows
- * are read to n rounded up to DL lanes (within the padding P).
+ * activation act, kept lane by lane (DL <= VG_STATS_LANES lanes; the
+ * caller adds the lanes up): sums[q] += the sum of a, sums[VG_STATS_LANES
+ * + q] += of a^2, in double; count[q] += how many are saturated (sigmoid:
+ * a <= 0.01 or a >= 0.99; tanh and softsign: |a| >= 0.99; ReLU: none
+ * counted here); for ReLU alive[j] = 1 where some a[i, j] > 0 (alive: P
+ * doubles, each 0 or 1).  The rows are read to n rounded up to DL lanes
+ * (within the padding P).
  */
-VG_KERNEL void VG_FN(stats)(int act, int m, int n, int P, const T *a, double *acc,
-                            double *alive)
+VG_KERNEL void VG_FN(stats)(int act, int m, int n, int P, const T *a, double *sums,
+                            int64_t *count, double *alive)
 {
     switch (act) {
-    case VG_ACT_RELU: VG_FN(stats_rows)(VG_ACT_RELU, m, n, P, a, acc, alive); break;
-    case VG_ACT_SIGMOID: VG_FN(stats_rows)(VG_ACT_SIGMOID, m, n, P, a, acc, alive); break;
-    default: VG_FN(stats_rows)(VG_ACT_TANH, m, n, P, a, acc, alive); break;
+    case VG_ACT_RELU:
+        VG_FN(stats_rows)(VG_ACT_RELU, m, n, P, a, sums, count, alive);
+        break;
+    case VG_ACT_SIGMOID:
+        VG_FN(stats_rows)(VG_ACT_SIGMOID, m, n, P, a, sums, count, alive);
+        break;
+    default:
+        VG_FN(stats_rows)(VG_ACT_TANH, m, n, P, a, sums, count, alive);
+        break;
+    }
+}
+
+/*
+ * The monitor's record of a layer's weights, N elements each of w (now),
+ * prev (before the last update) and snap (at the stretch's start), zero
+ * where w is padding: out[0] += sum (dK snap - w)^2, out[1] += sum (w -
+ * prev)^2, out[2] += sum prev^2, in double; then snap = w.  N is a
+ * multiple of DL.
+ */
+VG_KERNEL void VG_FN(wnorms)(ptrdiff_t N, const T *w, const T *prev, T *snap,
+                             double dK, double *out)
+{
+    const VD vdK = (VD){0} + dK;
+    VD g[2] = {{0}}, u[2] = {{0}}, p[2] = {{0}};
+    ptrdiff_t i;
+    int q, h;
+    for (i = 0; i < N; i += 2 * DL)       /* two sets of sums: half the latency */
+        for (h = 0; h < 2 && i + h * DL < N; h++) {
+            VD x = VG_FN(load_d)(w + i + h * DL), y = VG_FN(load_d)(prev + i + h * DL);
+            VD t = vdK * VG_FN(load_d)(snap + i + h * DL) - x;
+            g[h] = g[h] + t * t;
+            u[h] = u[h] + (x - y) * (x - y);
+            p[h] = p[h] + y * y;
+        }
+    __builtin_memcpy(snap, w, (size_t)N * sizeof(T));
+    for (q = 0; q < DL; q++) {
+        out[0] += g[0][q] + g[1][q];
+        out[1] += u[0][q] + u[1][q];
+        out[2] += p[0][q] + p[1][q];
     }
 }
 

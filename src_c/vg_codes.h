@@ -35,4 +35,8 @@ enum vg_metric {
 /* An activation is saturated within this distance of an asymptote. */
 #define VG_SATURATION_MARGIN 0.01
 
+/* The monitor's sums over activations are kept in this many lanes (a
+   64-byte vector of doubles), added up once per record. */
+#define VG_STATS_LANES 8
+
 #endif  /* VG_CODES_H */
