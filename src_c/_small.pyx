@@ -201,6 +201,7 @@ cdef int _backprop(int L, const Py_ssize_t *n, const floating * const *W,
     for l in range(L - 1, -1, -1):
         n_in, n_out, nb, nw = n[l], n[l + 1], NB[l], NW[l]
         prev = x if l == 0 else acts + off - n_in
+        dmax = 0
         for i in range(n_out):
             s = d[i]
             if not isfinite(s):
