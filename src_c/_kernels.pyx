@@ -638,18 +638,15 @@ cdef void _histogram(Py_ssize_t m, Py_ssize_t n, Py_ssize_t P, const floating *v
     equal bins: bin ``floor((x - lo) scale)``, values below the first bin
     counted in it and above the last in the last; NaN not counted."""
     cdef Py_ssize_t i, j
-    cdef double t
+    cdef double t, top = bins - 1
     for i in range(m):
         for j in range(n):
             t = (<double> v[i * P + j] - lo) * scale
             if t != t:
                 continue
-            if t < 0:
-                counts[0] += 1
-            elif t >= bins:
-                counts[bins - 1] += 1
-            else:
-                counts[<Py_ssize_t> t] += 1
+            t = t if t > 0 else 0           # max and min: no branch to mispredict
+            t = t if t < top else top
+            counts[<Py_ssize_t> t] += 1
 
 
 cdef void _monitor_forward(NetDims d, Monitor *mon, floating **A,
