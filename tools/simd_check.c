@@ -8,12 +8,16 @@
  *   /tmp/simd_check
  *
  * Checks: the products (forward, weight update) to a relative 1e-13 /
- * 1e-5 of the scalar sums; the sigmoid to 4 ulp of libm's; the output
- * error, a(1-a) and row sums exactly (the same operations in the same
- * order); the row copy of the forward kernel exactly; no write past the
- * end of any output (guard elements).  Prints one line per path and a
- * checksum of the baseline path's outputs: the baseline has no FMA, so it
- * computes the same bits on every architecture (x86-64 SSE2, aarch64 NEON).
+ * 1e-5 of the scalar sums; the sigmoid and tanh to 4 ulp of the formulas
+ * with libm's exp/expm1; softsign, ReLU, the output error, every
+ * activation's derivative (d f'(z) from a) and row sums exactly (the same
+ * operations in the same order); the row copy of the forward kernel
+ * exactly; the monitor's sums (stats, wnorms) to a relative 1e-13; no
+ * write past the end of any output (guard elements).  Prints one line per
+ * path and a checksum of the baseline path's outputs of the sigmoid
+ * network (products, sigmoid, output error, weight update): the baseline
+ * has no FMA, so it computes the same bits on every architecture (x86-64
+ * SSE2, aarch64 NEON).
  */
 #include <math.h>
 #include <stdint.h>
@@ -76,6 +80,7 @@ static void check_##S(const char *path, const vg_ops *ops, int hash)          \
         T *Y = malloc(sizeof(T) * ((size_t)nX * nout));                        \
         T *b = malloc(sizeof(T) * (size_t)nout);                               \
         T *out = malloc(sizeof(T) * ((size_t)P + 1));                          \
+        T *out2 = malloc(sizeof(T) * ((size_t)m * P + 1));                     \
         T *A = malloc(sizeof(T) * ((size_t)m * Pin));                          \
         int64_t *idx = malloc(sizeof(int64_t) * (size_t)nX);                   \
         int64_t *labels = malloc(sizeof(int64_t) * (size_t)m);                 \
@@ -107,15 +112,39 @@ static void check_##S(const char *path, const vg_ops *ops, int hash)          \
         if (Z[(size_t)m * P] != (T)GUARD || copy[(size_t)m * nin] != (T)GUARD) \
             fail(path, "fwd guard", #T, m, nin, 1);                            \
         if (hash) hash_bytes(Z, sizeof(T) * (size_t)m * P);                    \
-        /* sigmoid + bias, keeping z */                                        \
+        /* the other activations + bias, then sigmoid + bias, keeping z */    \
         memcpy(Z2, Z, sizeof(T) * (size_t)m * P);                              \
         for (i = 0; i < m * P; i++) Z[i] = (T)(60 * urand() - 30);             \
         Z[0] = (T)-745.5; if (m * P > 1) Z[1] = (T)1e-300;                     \
         memcpy(Z2, Z, sizeof(T) * (size_t)m * P);                              \
         Z2[(size_t)m * P] = (T)GUARD;                                          \
+        for (k = VG_ACT_TANH; k < VG_N_ACTS; k++) {                            \
+            memcpy(D, Z2, sizeof(T) * (size_t)m * P);                          \
+            D[(size_t)m * P] = (T)GUARD;                                       \
+            ops->act_bias_##S(k, m, nout, P, b, D, NULL);                      \
+            err = 0;                                                           \
+            for (i = 0; i < m; i++)                                            \
+                for (j = 0; j < nout; j++) {                                   \
+                    T z = Z2[i * P + j] + b[j], want;                          \
+                    T got = D[i * P + j];                                      \
+                    if (k == VG_ACT_TANH) {                                    \
+                        double e = expm1(-2 * fabs((double)z));                \
+                        double ref = copysign(-e / (2 + e), (double)z);        \
+                        double ulp = sizeof(T) == 8 ? 2.220446049250313e-16 : 1.1920929e-07; \
+                        err = fmax(err, fabs(got - ref) / fmax(fabs(ref), 1e-300) / ulp); \
+                        continue;                                              \
+                    }                                                          \
+                    want = k == VG_ACT_SOFTSIGN ? z / (1 + (z < 0 ? -z : z))   \
+                                                : (z < 0 ? (T)0 : z);          \
+                    if (memcmp(&want, &got, sizeof(T)) != 0)                   \
+                        fail(path, k == VG_ACT_SOFTSIGN ? "softsign" : "relu", #T, m, nout, got - want); \
+                }                                                              \
+            if (err > 4) fail(path, "tanh (ulp)", #T, m, nout, err);           \
+            if (D[(size_t)m * P] != (T)GUARD) fail(path, "act_bias guard", #T, m, nout, 1); \
+        }                                                                      \
         {                                                                      \
             T *zkeep = D;                                                      \
-            ops->sigmoid_bias_##S(m, nout, P, b, Z, zkeep);                    \
+            ops->act_bias_##S(VG_ACT_SIGMOID, m, nout, P, b, Z, zkeep);        \
             err = 0;                                                           \
             for (i = 0; i < m; i++)                                            \
                 for (j = 0; j < nout; j++) {                                   \
@@ -162,15 +191,72 @@ static void check_##S(const char *path, const vg_ops *ops, int hash)          \
                 fail(path, "row_sums", #T, m, P, out[j] - want);               \
         }                                                                      \
         if (out[P] != (T)GUARD) fail(path, "row_sums guard", #T, m, P, 1);     \
+        /* d f'(z) from a, every activation (a: the sigmoid's, and 2a - 1) */ \
         memcpy(Z2, D, sizeof(T) * (size_t)m * P);                              \
-        ops->dsig_##S(m, nout, P, Z, D);                                       \
-        for (i = 0; i < m; i++)                                                \
-            for (j = 0; j < P; j++) {                                          \
-                T s_ = Z[i * P + j];                                           \
-                T want = j < nout ? Z2[i * P + j] * (s_ * (1 - s_)) : (T)0;    \
-                if (memcmp(&want, &D[i * P + j], sizeof(T)) != 0)              \
-                    fail(path, "dsig", #T, m, nout, D[i * P + j] - want);      \
+        for (k = VG_ACT_SIGMOID; k < VG_N_ACTS; k++) {                         \
+            memcpy(D, Z2, sizeof(T) * (size_t)m * P);                          \
+            for (i = 0; i < m * P; i++)                                        \
+                out2[i] = k == VG_ACT_SIGMOID ? Z[i] : 2 * Z[i] - 1;           \
+            ops->dact_##S(k, m, nout, P, out2, D);                             \
+            for (i = 0; i < m; i++)                                            \
+                for (j = 0; j < P; j++) {                                      \
+                    T s_ = out2[i * P + j], d_ = Z2[i * P + j], t_, want;      \
+                    t_ = 1 - (s_ < 0 ? -s_ : s_);                              \
+                    want = k == VG_ACT_TANH ? d_ * ((1 - s_) * (1 + s_))       \
+                         : k == VG_ACT_SOFTSIGN ? d_ * (t_ * t_)               \
+                         : k == VG_ACT_RELU ? d_ * (s_ > 0 ? (T)1 : (T)0)      \
+                         : d_ * (s_ * (1 - s_));                               \
+                    if (j >= nout) want = 0;                                   \
+                    if (memcmp(&want, &D[i * P + j], sizeof(T)) != 0)          \
+                        fail(path, "dact", #T, m, nout, D[i * P + j] - want);  \
+                }                                                              \
+        }                                                                      \
+        memcpy(D, Z2, sizeof(T) * (size_t)m * P);                              \
+        ops->dact_##S(VG_ACT_SIGMOID, m, nout, P, Z, D);                       \
+        /* the monitor's sums over the activations */                         \
+        for (k = VG_ACT_SIGMOID; k < VG_N_ACTS; k++) {                         \
+            double sums[2 * VG_STATS_LANES] = {0}, s1 = 0, s2 = 0, ws = 0, ws2 = 0; \
+            int64_t cnt[VG_STATS_LANES] = {0}, c = 0, wc = 0;                  \
+            double *alive = calloc((size_t)P, sizeof(double));                 \
+            for (i = 0; i < m * P; i++)                                        \
+                out2[i] = k == VG_ACT_SIGMOID ? Z[i] : (T)(2.2 * Z[i] - 1.1);  \
+            ops->stats_##S(k, m, nout, P, out2, sums, cnt, alive);             \
+            for (j = 0; j < VG_STATS_LANES; j++) {                             \
+                s1 += sums[j]; s2 += sums[VG_STATS_LANES + j]; c += cnt[j];    \
             }                                                                  \
+            for (i = 0; i < m; i++)                                            \
+                for (j = 0; j < nout; j++) {                                   \
+                    double x = out2[i * P + j];                                \
+                    ws += x; ws2 += x * x;                                     \
+                    if (k == VG_ACT_SIGMOID) wc += x <= 0.01 || x >= 1 - 0.01; \
+                    else if (k != VG_ACT_RELU) wc += fabs(x) >= 1 - 0.01;      \
+                    if (k == VG_ACT_RELU && x > 0 && alive[j] != 1)            \
+                        fail(path, "stats alive", #T, m, nout, j);             \
+                }                                                              \
+            if (fabs(s1 - ws) > 1e-13 * (fabs(ws) + m * nout)                  \
+                    || fabs(s2 - ws2) > 1e-13 * (ws2 + 1e-300) || c != wc)    \
+                fail(path, "stats", #T, m, nout, fabs(s1 - ws) + fabs(s2 - ws2) + (c - wc)); \
+            free(alive);                                                       \
+        }                                                                      \
+        /* the monitor's pass over the weights (no draws from urand: the      \
+           baseline checksum stays that of the sigmoid network) */            \
+        {                                                                      \
+            size_t N = (size_t)nin * P;                                        \
+            T *prev = malloc(sizeof(T) * N), *snap = malloc(sizeof(T) * N);    \
+            double o[3] = {0}, w3[3] = {0}, dK = 0.98;                          \
+            for (i = 0; i < (int)N; i++) {                                     \
+                prev[i] = (T)(0.5 * sin(i)); snap[i] = (T)(0.5 * cos(i));     \
+                w3[0] += (dK * snap[i] - WT[i]) * (dK * snap[i] - WT[i]);      \
+                w3[1] += ((double)WT[i] - prev[i]) * ((double)WT[i] - prev[i]); \
+                w3[2] += (double)prev[i] * prev[i];                            \
+            }                                                                  \
+            ops->wnorms_##S((ptrdiff_t)N, WT, prev, snap, dK, o);              \
+            for (i = 0; i < 3; i++)                                            \
+                if (fabs(o[i] - w3[i]) > 1e-13 * w3[i])                        \
+                    fail(path, "wnorms", #T, nin, P, o[i] - w3[i]);            \
+            if (memcmp(snap, WT, sizeof(T) * N) != 0) fail(path, "wnorms copy", #T, nin, P, 1); \
+            free(prev); free(snap);                                            \
+        }                                                                      \
         /* weight update WT = beta WT + alpha A^T D (A: m x nin, stride Pin) */ \
         for (i = 0; i < m * Pin; i++) A[i] = (T)(urand() - 0.5);               \
         {                                                                      \
@@ -195,7 +281,7 @@ static void check_##S(const char *path, const vg_ops *ops, int hash)          \
             free(W0);                                                          \
         }                                                                      \
         free(X); free(WT); free(Z); free(Z2); free(copy); free(D); free(Y);   \
-        free(b); free(out); free(A); free(idx); free(labels); free(rows);      \
+        free(b); free(out); free(out2); free(A); free(idx); free(labels); free(rows); \
     }                                                                          \
 }
 
