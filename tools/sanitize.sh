@@ -29,14 +29,16 @@
 # The resident-memory tests are deselected: ASan's quarantine keeps freed
 # memory on purpose, so RSS grows under it by design.
 #
-# test_kernels.py and test_paths.py run every path in any case (they are
-# parametrised over the paths); --all-paths repeats the other files per path.
+# test_kernels.py, test_paths.py, test_activations.py and
+# test_monitor_kernels.py run every path in any case (they are parametrised
+# over the paths); --all-paths repeats the other files per path.
 #
 # --valgrind complements ASan with what it cannot see, reads of
 # uninitialised memory: an ordinary -O1 -g build, and a small driver (every
 # kernel on every path this CPU runs, float64 and float32, 1-neuron layers,
 # data sets crossing the 256-row blocks, mini-batches using each row-block
-# shape, speeds) run under memcheck with PYTHONMALLOC=malloc.  CPython and the dynamic loader
+# shape, speeds, every activation, the monitor with its histograms) run
+# under memcheck with PYTHONMALLOC=malloc.  CPython and the dynamic loader
 # produce reports of their own under memcheck; the verdict counts only the
 # reports whose stack passes through vgcore._kernels.
 set -euo pipefail
@@ -102,6 +104,16 @@ for path, sizes in [(p, s) for p in _kernels.available_paths()
                 K.evaluate(w, b, x, y, 0.1)
                 K.mean_nabla_b(w, b, x, y)
                 calls += 6
+                for act in K.ACTIVATIONS[1:]:
+                    mon = np.zeros(K.monitor_shape(N, mbs, len(w), 2))
+                    hist = np.zeros(mon.shape[:2] + (7,), dtype=np.int64)
+                    K.sgd_epoch(w, b, x, labels, rng.permutation(N), mbs, 0.1, 0.5, N,
+                                activation=act, monitor=mon, monitor_every=2,
+                                act_hist=hist, act_range=(-1, 1),
+                                delta_hist=hist.copy(), delta_range=(-0.1, 0.1))
+                    K.backprop(w, b, x, y, activation=act)
+                    K.evaluate(w, b, x, y, 0.1, activation=act)
+                    calls += 3
 print(f"driver: {calls} kernel calls on the paths {_kernels.available_paths()}")
 PY
     py=$(python -c "import sys; print(sys.executable)")    # not a pyenv shim
@@ -156,7 +168,7 @@ export MPLBACKEND=Agg
 tests=()
 for t in tests/test_kernels.py tests/test_threads_memory.py tests/test_network2.py \
          tests/test_robustness.py tests/test_fuzz.py tests/test_diagnostics.py \
-         tests/test_chain.py; do
+         tests/test_chain.py tests/test_activations.py tests/test_monitor_kernels.py; do
     [[ -e $t ]] && tests+=("$t")
 done
 [[ -e tests/test_paths.py ]] && tests+=(tests/test_paths.py)
@@ -169,10 +181,13 @@ status=0
 first=1
 for path in $paths; do
     run=("${tests[@]}")
-    if [[ $first == 0 ]]; then      # these two cover every path already
+    if [[ $first == 0 ]]; then      # these cover every path already
         run=()
         for t in "${tests[@]}"; do
-            [[ $t == tests/test_kernels.py || $t == tests/test_paths.py ]] || run+=("$t")
+            case $t in
+                tests/test_kernels.py|tests/test_paths.py|tests/test_activations.py|tests/test_monitor_kernels.py) ;;
+                *) run+=("$t") ;;
+            esac
         done
     fi
     first=0
