@@ -20,8 +20,9 @@ Design note (invariants; the measurements behind them: ``docs/kernels.md``)
   ``$VGCORE_CPU``, fixed per call (``NetDims.ops``): ``avx512``, ``avx2``,
   ``baseline`` run the hand-written kernels of ``simd_kernels.h`` (forward
   and back-propagation products, the update of mini-batches of more than
-  ``ops.small_update_rows`` rows, sigmoid, output error, ``a(1-a)``, row
-  sums), one source compiled per target; ``blas`` runs every product with
+  ``ops.small_update_rows`` rows, activation, output error, ``f'(z)``, row
+  sums, the monitor's sums), one source compiled per target; ``blas`` runs
+  every product with
   SciPy's BLAS (column-major: a row-major ``(r, c)`` array is BLAS's
   ``(c, r)``) and the scalar loops below.  Smaller updates (none on avx2)
   go to BLAS: ``WT = (1 - eta lmbda/n) WT - (eta/m) A^T D`` in one GEMM.
@@ -35,14 +36,32 @@ Design note (invariants; the measurements behind them: ``docs/kernels.md``)
   it is taken from (and given back to) a cache of one per thread, so a
   thread never shares it and nothing is allocated per mini-batch.  No
   global state is written during a call: threads may train networks at once.
+* Activations: the hidden layers apply ``NetDims.act`` (sigmoid, tanh,
+  softsign or ReLU), the output layer always the sigmoid (the costs'
+  ``delta^L`` assume it).  Each formula is written once as a scalar in
+  ``_elementwise.pxd`` (this file's blas path and ``_small`` cimport it)
+  and once vectorised in ``simd_kernels.h``, the same operations in the
+  same order; ``f'(z)`` is taken from ``a = f(z)``, which the pass keeps.
+  With the default sigmoid every result is the same, bit for bit, as
+  before the other activations existed.
 * Numerics: each product output is a sum in increasing order (``k``, or
   the rows), with FMA on avx2/avx512 and multiply-then-add on baseline;
   BLAS sums in its own order.  The sigmoid is ``reference.sigmoid``'s
-  formula (``exp(-|z|)`` only); the SIMD paths use their own ``exp``
+  formula (``exp(-|z|)`` only) and tanh ``reference.tanh``'s
+  (``expm1(-2|z|)``); the SIMD paths use their own ``exp``/``expm1``
   (1-2 ulp), blas the C library's.  The other element-wise steps do the
   same operations in the same order on every path (the same bits).  The
   cross-entropy is computed from ``z`` (finite when saturated); cost sums
   and learning speeds accumulate in double.
+* The monitor (``sgd_epoch(monitor=...)``, NULL ``Monitor`` otherwise)
+  only reads what the pass computes anyway -- each mini-batch's
+  activations after the forward pass, each layer's ``delta`` and its row
+  sums -- into float64 sums, and at a record (every ``every`` mini-batches
+  and after the last) the weights, once: it never changes the training's
+  arithmetic (the same bits with it as without).  Its state
+  (``_MonitorState``) is per call; a stretch never spans two calls.
+  ``grad_w`` comes from the weights at the stretch's ends (``d^K w_0 -
+  w_K``), so the training loop is not touched per mini-batch for it.
 """
 import os
 import threading

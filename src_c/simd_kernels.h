@@ -14,9 +14,11 @@
  *
  * Arithmetic is the same on every target: each output of a product is a
  * sum over k (or i) in increasing order, accumulated with VG_FMA; the
- * element-wise steps are the scalar loops of _kernels.pyx, lane by lane.
- * So results differ between targets only where VG_FMA rounds once or twice
- * (the baseline has no FMA), and the AVX2 and AVX-512 ones are equal.
+ * element-wise steps are the scalar formulas of _elementwise.pxd, lane by
+ * lane.  So results differ between targets only where VG_FMA rounds once
+ * or twice (the baseline has no FMA), and the AVX2 and AVX-512 ones are
+ * equal.  The monitor's sums (stats, wnorms) are in double, kept lane by
+ * lane: their order of summation depends on the vector width.
  */
 #include "simd_vectors.h"
 
@@ -245,16 +247,24 @@ VG_KERNEL void VG_FN(grad)(int m, int nin, int P, const T *A, int lda,
 
 #define VG_C(c) VG_FN(set1)(c)
 
+#if VG_IS_DOUBLE
+#define VG_MANT 52              /* bits of the mantissa, exponent bias */
+#define VG_BIAS 1023
+#else
+#define VG_MANT 23
+#define VG_BIAS 127
+#endif
+
 /*
- * The core of exp_neg and expm1_neg, for x <= 0 (clamped by the caller;
- * NaN passes through): x = n ln2 + r with |r| <= ln2/2 (n rounded to
+ * The core of exp_neg and expm1_neg, for x <= 0, first clamped below at
+ * lo (NaN passes through): x = n ln2 + r with |r| <= ln2/2 (n rounded to
  * nearest by adding and subtracting 1.5 2^52, resp. 2^23, or by VG_ROUND;
  * Cody-Waite split of ln2), and p1(r) = (exp(r) - 1)/r = 1/1! + r/2! +
  * r^2/3! + ... by its Taylor polynomial (to r^12/13! in double, r^6/7! in
  * float: truncation below the rounding unit).  Returns p1; *pn receives n,
  * *pk n as an integer (targets without VG_ROUND), *pr r.
  */
-VG_INLINE V VG_FN(exp_core)(V x, V *pn, VI *pk, V *pr)
+VG_INLINE V VG_FN(exp_core)(V x, T lo, V *pn, VI *pk, V *pr)
 {
 #if VG_IS_DOUBLE
     const T log2e = 1.4426950408889634, shifter = 6755399441055744.0;
@@ -268,10 +278,13 @@ VG_INLINE V VG_FN(exp_core)(V x, V *pn, VI *pk, V *pr)
     V n, r, p;
 #ifdef VG_ROUND
     (void)shifter;
+    x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
     n = VG_ROUND(x * log2e);
     *pk = (VI){0};
 #else
-    V t = x * log2e;            /* rounded, then rounded to an integer: */
+    V t;
+    x = VG_FN(select)(x < VG_C(lo), VG_C(lo), x);     /* NaN stays NaN */
+    t = x * log2e;              /* rounded, then rounded to an integer: */
     t = t + shifter;            /* two roundings, never one fused */
     n = t - shifter;
     *pk = (VI)t - (VI)VG_C(shifter);
@@ -305,30 +318,18 @@ VG_INLINE V VG_FN(exp_core)(V x, V *pn, VI *pk, V *pr)
  */
 VG_INLINE V VG_FN(exp_neg)(V x)
 {
-#if VG_IS_DOUBLE
-    const int mant = 52, bias = 1023;
-    const T lo = -746.0;
-#else
-    const int mant = 23, bias = 127;
-    const T lo = -104.0f;
-#endif
     V n, r, p;
     VI k;
-#ifdef VG_ROUND
-    x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
-#else
-    x = VG_FN(select)(x < VG_C(lo), VG_C(lo), x);     /* NaN stays NaN */
-#endif
-    p = VG_FN(exp_core)(x, &n, &k, &r);
+    p = VG_FN(exp_core)(x, VG_IS_DOUBLE ? (T)-746.0 : (T)-104.0, &n, &k, &r);
     p = VG_FMA(p, r, VG_C((T)1));
 #ifdef VG_ROUND
-    (void)mant, (void)bias, (void)k;
+    (void)k;
     return VG_SCALE(p, n);
 #else
     {
         VI k1 = k >> 1;
-        p = p * (V)((VU)(k1 + bias) << mant);
-        return p * (V)((VU)(k - k1 + bias) << mant);
+        p = p * (V)((VU)(k1 + VG_BIAS) << VG_MANT);
+        return p * (V)((VU)(k - k1 + VG_BIAS) << VG_MANT);
     }
 #endif
 }
@@ -343,26 +344,14 @@ VG_INLINE V VG_FN(exp_neg)(V x)
  */
 VG_INLINE V VG_FN(expm1_neg)(V x)
 {
-#if VG_IS_DOUBLE
-    const int mant = 52, bias = 1023;
-    const T lo = -40.0;
-#else
-    const int mant = 23, bias = 127;
-    const T lo = -18.0f;
-#endif
     V n, r, em, s;
     VI k;
+    em = VG_FN(exp_core)(x, VG_IS_DOUBLE ? (T)-40.0 : (T)-18.0, &n, &k, &r) * r;
 #ifdef VG_ROUND
-    x = VG_MAX(VG_C(lo), x);                         /* NaN stays NaN */
-#else
-    x = VG_FN(select)(x < VG_C(lo), VG_C(lo), x);     /* NaN stays NaN */
-#endif
-    em = VG_FN(exp_core)(x, &n, &k, &r) * r;          /* expm1(r) */
-#ifdef VG_ROUND
-    (void)mant, (void)bias, (void)k;
+    (void)k;
     s = VG_SCALE(VG_C((T)1), n);
 #else
-    s = (V)((VU)(k + bias) << mant);
+    s = (V)((VU)(k + VG_BIAS) << VG_MANT);
 #endif
     return VG_FMA(s, em, s - VG_C((T)1));
 }
@@ -642,6 +631,8 @@ VG_KERNEL void VG_FN(wnorms)(ptrdiff_t N, const T *w, const T *prev, T *snap,
 
 #undef VG_PER_ACTIVATION
 #undef VG_C
+#undef VG_MANT
+#undef VG_BIAS
 
 /* out[j] = sum over i, in order, of d[i, j], for all j < P. */
 VG_KERNEL void VG_FN(row_sums)(int m, int P, const T *d, T *out)

@@ -53,3 +53,20 @@ def mnist_train(mnist_dir):
     labels = _read_idx(d / "train-labels-idx1-ubyte.gz", 8).astype(np.int64)
     X = (images[:50000].astype(np.float32) / np.float32(256.0))
     return X, labels[:50000]
+
+
+KERNEL_PATHS = ("avx512", "avx2", "baseline", "blas")     # vgcore._kernels.PATHS
+
+
+@pytest.fixture(params=KERNEL_PATHS)
+def path(request):
+    """Run the test on each path of the compiled kernels in turn (skipped
+    where this CPU or build cannot run it; test_kernels.py has its own,
+    autouse, fixture)."""
+    from vgcore import _kernels
+    assert _kernels.PATHS == KERNEL_PATHS
+    if request.param not in _kernels.available_paths():
+        pytest.skip(f"this CPU (or build) cannot run the {request.param} kernels")
+    old = _kernels.set_path(request.param)
+    yield request.param
+    _kernels.set_path(old)

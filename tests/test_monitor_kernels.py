@@ -18,16 +18,6 @@ METRICS = list(K.MONITOR_METRICS)
 EPS64 = np.finfo(np.float64).eps
 
 
-@pytest.fixture(params=_kernels.PATHS)
-def path(request):
-    """Each path of the kernels this CPU runs, in turn."""
-    if request.param not in _kernels.available_paths():
-        pytest.skip(f"this CPU (or build) cannot run the {request.param} kernels")
-    old = _kernels.set_path(request.param)
-    yield request.param
-    _kernels.set_path(old)
-
-
 def setup(sizes, N, seed=0, scale=1.0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     ws, bs = R.initial_parameters(sizes, "normalized", rng)
