@@ -347,10 +347,10 @@ def test_bad_monitor_arguments_are_refused(kwargs, err, match):
         np.testing.assert_array_equal(a, s)
 
 
-@pytest.mark.parametrize("case", ["speeds", "hists", "weights", "X"])
+@pytest.mark.parametrize("case", ["speeds", "hists", "weights", "X", "order"])
 def test_buffers_sharing_memory_are_refused(case):
     """The monitor's buffers are written during the epoch: none may share
-    memory with another, with speeds, the parameters or X."""
+    memory with another, with speeds, the parameters, X or order."""
     ws, bs, X, labels, order = _args()
     buf = np.zeros(GOOD.size + 40)
     monitor = buf[8:8 + GOOD.size].reshape(GOOD.shape)
@@ -362,8 +362,13 @@ def test_buffers_sharing_memory_are_refused(case):
         kwargs.update(act_hist=hist, act_range=(0, 1), delta_hist=hist, delta_range=(0, 1))
     elif case == "weights":
         ws[0] = buf[:12].reshape(3, 4)
-    else:
+    elif case == "X":
         X = buf[GOOD.size:GOOD.size + 40].reshape(10, 4)
+    else:
+        hist = HIST.copy()
+        order = hist.reshape(-1)[:10]
+        order[:] = np.arange(10)
+        kwargs.update(act_hist=hist, act_range=(0, 1))
     saved = [a.copy() for a in ws + bs]
     with pytest.raises(ValueError, match="must not share memory"):
         K.sgd_epoch(ws, bs, X, labels, order, 5, 0.1, 0.0, 10, monitor_every=1, **kwargs)

@@ -373,9 +373,10 @@ def _check_range(name, r):
 
 
 def _check_monitor(monitor, every, act_hist, act_range, delta_hist, delta_range,
-                   n_examples, mbs, ws, bs, X, speeds):
+                   n_examples, mbs, n_layers, arrays):
     """The monitor's arguments of :func:`sgd_epoch`, checked: the keyword
-    arguments of ``_kernels.sgd_epoch`` (none if ``monitor`` is None)."""
+    arguments of ``_kernels.sgd_epoch`` (none if ``monitor`` is None).
+    ``arrays`` are the other arrays the epoch reads or writes."""
     if monitor is None:
         for name, v in (("monitor_every", every), ("act_hist", act_hist),
                         ("act_range", act_range), ("delta_hist", delta_hist),
@@ -391,7 +392,7 @@ def _check_monitor(monitor, every, act_hist, act_range, delta_hist, delta_range,
     if every < 1:
         raise ValueError(f"monitor_every must be >= 1, got {every}")
     every = int(min(every, max(n_examples, 1)))
-    shape = monitor_shape(n_examples, mbs, len(ws), every)
+    shape = monitor_shape(n_examples, mbs, n_layers, every)
     out = {"monitor": _check_out("monitor", monitor, np.float64, shape),
            "monitor_every": every}
     for kind, hist, rng in (("act", act_hist, act_range), ("delta", delta_hist, delta_range)):
@@ -404,9 +405,10 @@ def _check_monitor(monitor, every, act_hist, act_range, delta_hist, delta_range,
         out[f"{kind}_hist"] = _check_out(f"{kind}_hist", hist, np.int64, shape[:2] + (None,))
         out[f"{kind}_lo"], out[f"{kind}_hi"] = _check_range(f"{kind}_range", rng)
     buffers = [out[k] for k in ("monitor", "act_hist", "delta_hist") if k in out]
-    if _kernels.overlap(buffers + ([speeds] if speeds is not None else []) + ws + bs, X):
-        raise ValueError("monitor, act_hist, delta_hist must not share memory with each "
-                         "other, speeds, the weights and biases or X")
+    for i, b in enumerate(buffers):
+        if any(np.may_share_memory(b, a) for a in buffers[i + 1:] + arrays):
+            raise ValueError("monitor, act_hist, delta_hist must not share memory with each "
+                             "other, speeds, the weights and biases, X, Y or order")
     for k in ("act_hist", "delta_hist"):
         if k in out:
             out[k][...] = 0
@@ -540,8 +542,9 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
     # a mini-batch cannot hold more rows than there are: the same steps, and
     # the workspace is sized for rows that exist (any int is accepted)
     mini_batch_size = min(mini_batch_size, max(order.size, 1))
+    others = [a for a in [X, Y, labels, order, speeds] if a is not None] + ws + bs
     mon = _check_monitor(monitor, monitor_every, act_hist, act_range, delta_hist,
-                         delta_range, order.size, mini_batch_size, ws, bs, X, speeds)
+                         delta_range, order.size, mini_batch_size, len(ws), others)
     with _blas_limit(_largest_blas_product(ws, mini_batch_size, "sgd")):
         _kernels.sgd_epoch(ws, bs, X, Y, labels, order, mini_batch_size, eta,
                            lmbda, n, code, speeds, act, **mon)
