@@ -19,7 +19,10 @@ SIMD targets): cythonize 2.5 s, then gcc 12.9 s with the interpreter's
 AVX-512 kernels ran 1.5-2.5x slower.  ``-g0`` drops the debug information
 the interpreter's CFLAGS ask for (the extension goes from 2.5 MB to
 0.47 MB, the kernels run at the same speed), unless ``$CFLAGS`` asks for
-``-g`` itself, as ``tools/sanitize.sh`` does.
+``-g`` itself, as ``tools/sanitize.sh`` does.  With the SIMD targets, the
+activations and the monitor (issue 17): a fresh build of both extensions
+21.6 s against 17.5-18.2 s before them (0077106), the same machine with a
+second job running, two builds each; ``_kernels`` 0.63 MB -> 0.76 MB.
 """
 import os
 
