@@ -66,10 +66,10 @@ try:
 except ImportError:  # pragma: no cover - the bench/test extras install it
     threadpool_limits = None
 
-from vgcore import kernels
-from vgcore import reference as ref
-from vgcore._lazy import load_blas
-from vgcore.bench import _init_net as _network  # network2's initialisation, seeded
+from vgcore.core import kernels
+from vgcore.core import reference as ref
+from vgcore._support.lazy import load_blas
+from vgcore.bench.cases import _init_net as _network  # network2's initialisation, seeded
 
 load_blas()     # the extensions' BLAS is loaded before the limit below is set
 
@@ -404,7 +404,7 @@ def per_call_workload(impl, case):
     """A zero-argument callable making one call of ``case`` the way a
     network2 script does it (``x`` float32 as ``load_data_wrapper`` gives it)."""
     import vgcore.network2 as vg
-    from vgcore import bench
+    from vgcore.bench import cases as bench
 
     X, _, labels = _split(0, 10, np.float32)
     np.random.seed(0)
@@ -494,7 +494,7 @@ class TimeLoadDataWrapper:
 
     def setup(self, impl):
         import tempfile
-        from vgcore._py2pickle import write_nielsen_pickle
+        from vgcore.data.py2pickle import write_nielsen_pickle
 
         self.tmp = tempfile.TemporaryDirectory()
         self.path = os.path.join(self.tmp.name, "mnist.pkl.gz")
@@ -507,7 +507,8 @@ class TimeLoadDataWrapper:
         self.tmp.cleanup()
 
     def time_load_data_wrapper(self, impl):
-        from vgcore import bench, mnist_loader
+        from vgcore import mnist_loader
+        from vgcore.bench import cases as bench
 
         if impl == "network2":
             bench._nielsen_load_data_wrapper(self.path)

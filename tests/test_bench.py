@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from vgcore import bench
+from vgcore.bench import cases as bench
 
 
 def test_bench_quick_run_reports_every_case(tmp_path):

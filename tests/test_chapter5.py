@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vgcore import chapter5, cli, plots
-from vgcore import diagnostics as diag
+from vgcore import cli
+from vgcore.experiments import chapter5, plots
+from vgcore.experiments import diagnostics as diag
 
 EXPECTED_FILES = [
     "report.md", "summary.json", "depth_sweep.json", "six_neurons.json",
@@ -236,7 +237,7 @@ def test_bad_arguments_are_reported(tmp_path, capsys):
 _LIMIT_PROBE = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from vgcore import chapter5
+from vgcore.experiments import chapter5
 assert "vgcore._kernels" not in sys.modules      # not loaded yet: it loads at first use
 chapter5._single_thread_blas()
 from threadpoolctl import threadpool_info
@@ -396,7 +397,7 @@ def test_plot_functions_directly(tmp_path):
 
 
 def test_import_vgcore_does_not_import_matplotlib(tmp_path):
-    code = ("import sys, vgcore, vgcore.chapter5, vgcore.plots, vgcore.cli; "
+    code = ("import sys, vgcore, vgcore.experiments.chapter5, vgcore.experiments.plots, vgcore.cli; "
             "vgcore.cli.build_parser(); print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=_env(), timeout=60, cwd=str(tmp_path))

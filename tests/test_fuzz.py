@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import vgcore.kernels as kernels
+import vgcore.core.kernels as kernels
 import vgcore.network2 as network2
 from vgcore.errors import DivergenceError, DivergenceWarning, NetworkFileError
 

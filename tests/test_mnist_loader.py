@@ -27,7 +27,7 @@ import pytest
 
 from conftest import MNIST_SKIP_REASON
 from vgcore import mnist_loader as ml
-from vgcore._py2pickle import py2_dumps
+from vgcore.data.py2pickle import py2_dumps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",

@@ -12,12 +12,12 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench", "chapter5"]
+SUBCOMMAND_MODULES = ["bench.cases", "experiments.chapter5"]
 
 
 def kernels_line():
     """Which kernels run here: the path in use and those available."""
-    from . import kernels
+    from .core import kernels
     try:                            # the extension loads here, at first use
         path, paths = kernels.cpu_path(), kernels.cpu_paths()
     except Exception as e:          # e.g. a bad $VGCORE_CPU: say why
@@ -43,7 +43,7 @@ def _info(args):
     import platform
     import numpy
     import scipy
-    from .bench import _cpu_name
+    from .bench.cases import _cpu_name
     print(f"vgcore {__version__}")
     print(kernels_line())
     print(f"CPU: {_cpu_name()} ({platform.machine()})")

@@ -101,10 +101,10 @@ N_OFFICIAL_TRAIN = N_TRAINING + N_VALIDATION   # 60,000 images in the official t
 ROWS = COLS = 28
 PIXELS = ROWS * COLS                           # 784
 
-#: The sample shipped in ``vgcore/_data``: how many images of each split.
+#: The sample shipped in ``vgcore/data/_data``: how many images of each split.
 SAMPLE_SIZES = {"training": 5000, "validation": 1000, "test": 1000}
 SAMPLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                           "_data", "mnist_sample.npz")
+                           "data", "_data", "mnist_sample.npz")
 
 #### Where the official files live, and what they must look like
 #: Base URLs tried in turn by ``download_mnist``; each must serve the four
@@ -1112,7 +1112,7 @@ def _build_sample(src, dst):
     uint8 with their uint8 labels.  The zip entries get a fixed date, so
     the same input always gives the same bytes.  Used as::
 
-        python -m vgcore.mnist_loader build-sample /path/to/mnist vgcore/_data/mnist_sample.npz
+        python -m vgcore.mnist_loader build-sample /path/to/mnist vgcore/data/_data/mnist_sample.npz
     """
     files, missing = _idx_files_in(os.fspath(src))
     if missing:

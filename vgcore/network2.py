@@ -132,18 +132,19 @@ import random
 
 import numpy as np
 
-from . import _divergence, _files, _locks, kernels
-from . import reference as _ref
-from ._checks import (CheckedCost, as_columns, builtin_cost, check_cost, check_dtype,
+from .core import divergence as _divergence, kernels
+from ._support import files as _files, locks as _locks
+from .core import reference as _ref
+from .core._checks import (CheckedCost, as_columns, builtin_cost, check_cost, check_dtype,
                       check_n, check_on_divergence, check_parameters, check_path,
                       check_real, check_result, check_sgd_args, check_sizes, cost_name,
                       nonfinite_layers)
-from ._lazy import LazyModule
-from .datasets import (as_dataset, as_row, cached_dataset, one_hot, require_labels,
+from ._support.lazy import LazyModule
+from .core.datasets import (as_dataset, as_row, cached_dataset, one_hot, require_labels,
                        small_rows)
 from .errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                      NonFiniteError)
-from .reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
+from .core.reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load",
            "vectorized_result", "sigmoid", "sigmoid_prime",

@@ -10,9 +10,9 @@ import os
 
 import numpy as np
 
-from .errors import NetworkFileError
-from .reference import BUILTIN_COSTS
-from ._checks import check_sizes
+from ..errors import NetworkFileError
+from ..core.reference import BUILTIN_COSTS
+from ..core._checks import check_sizes
 
 
 # ----------------------------------------------------------------------

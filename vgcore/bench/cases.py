@@ -394,8 +394,8 @@ def _sgd_case(name, sizes, mbs, dtype, data, n_train, epochs, repeat, per_exampl
               rates, eta=0.1, lmbda=5.0):
     """Time ``epochs`` epochs of SGD on the first ``n_train`` training images."""
     import numpy as np
-    from . import kernels
-    from . import reference as ref
+    from ..core import kernels
+    from ..core import reference as ref
 
     Xtr, Ytr = data["X"][dtype][:n_train], data["Y"][dtype][:n_train]
     labels = data["labels"][:n_train]
@@ -496,8 +496,8 @@ def _result(name, sizes, mbs, dtype, flops, rates, runs, t_p, scaled, what):
 
 def _eval_case(data, repeat, per_example, rates, dtype="float64", lmbda=5.0):
     import numpy as np
-    from . import kernels
-    from . import reference as ref
+    from ..core import kernels
+    from ..core import reference as ref
 
     dtype = np.dtype(dtype).type
     sizes = [784, 30, 10]
@@ -534,7 +534,7 @@ def _dtype_case(data, n_train, repeat):
     so that their ratio is not decided by which one met a slow spell.
     """
     import numpy as np
-    from . import kernels
+    from ..core import kernels
 
     order = np.random.default_rng(1).permutation(n_train)
 
@@ -559,7 +559,7 @@ def _threads_case(data, n_train, repeat):
     cores the wall time of two networks then equals that of one.
     """
     import numpy as np
-    from . import kernels
+    from ..core import kernels
 
     sizes, mbs = [784, 30, 10], 10
     X, labels = data["X"][np.float64][:n_train], data["labels"][:n_train]
@@ -597,7 +597,7 @@ def _threads_case(data, n_train, repeat):
 
 def _memory_case(data, n_train, epochs):
     import numpy as np
-    from . import kernels
+    from ..core import kernels
 
     sizes, mbs = [784, 30, 10], 10
     X, Y = data["X"][np.float64][:n_train], data["Y"][np.float64][:n_train]
@@ -631,9 +631,9 @@ def run(quick=False, repeat=None, threads=1, data_dir=None, out=print, only=None
     chosen = _chosen_cases(_CASE_NAMES, only)
     # Load SciPy's BLAS (used by the kernels) BEFORE limiting the threads:
     # threadpoolctl only limits the libraries loaded when the limit is set.
-    from ._lazy import load_blas
+    from .._support.lazy import load_blas
     load_blas()
-    from . import _kernels
+    from .. import _kernels
     old_path = _kernels.set_path(cpu) if cpu is not None else None
     try:
         return _run(quick, repeat, threads, data_dir, out, chosen)
@@ -646,7 +646,7 @@ def _run(quick, repeat, threads, data_dir, out, chosen):
     """``run`` with the kernels' path set."""
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
-    from . import kernels
+    from ..core import kernels
     only = None if chosen == _CASE_NAMES else chosen
 
     repeat = repeat or (2 if quick else 5)
@@ -783,7 +783,7 @@ def _per_call_cases(data, quick, repeat, out):
     numpy ints.
     """
     import numpy as np
-    from . import network2 as vg
+    from .. import network2 as vg
 
     X, labels = data["X"][np.float32], data["labels"]
     np.random.seed(0)
@@ -861,7 +861,7 @@ def _import_time(module, runs):
     return statistics.median(times), scipy
 
 
-_LOAD_PROBE = ("import sys, time; from vgcore import bench, mnist_loader; "
+_LOAD_PROBE = ("import sys, time; from vgcore import mnist_loader; from vgcore.bench import cases as bench; "
                "t, c = time.perf_counter(), time.process_time(); {call}(sys.argv[1]); "
                "print(time.perf_counter() - t, time.process_time() - c)")
 
@@ -915,10 +915,10 @@ def _startup_cases(mnist, quick, repeat, out):
     import tempfile
 
     import numpy as np
-    from . import datasets
-    from . import mnist_loader as ml
-    from . import network2 as vg
-    from ._py2pickle import write_nielsen_pickle
+    from ..core import datasets
+    from .. import mnist_loader as ml
+    from .. import network2 as vg
+    from ..data.py2pickle import write_nielsen_pickle
 
     runs = max(repeat, 3 if quick else 7)
     r = {}
@@ -1082,7 +1082,7 @@ def _argument_problem(args):
     try:
         _chosen_cases(_CASE_NAMES, args.only)
         if args.cpu is not None:
-            from . import _kernels
+            from .. import _kernels
             _kernels.choose_path(args.cpu, _kernels.available_paths(), "--cpu")
     except ValueError as e:
         return str(e)

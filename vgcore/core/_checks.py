@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .errors import NonFiniteError
+from ..errors import NonFiniteError
 from .reference import CrossEntropyCost, QuadraticCost
 
 #: Largest layer size: BLAS indexes with 32-bit ints.

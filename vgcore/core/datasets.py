@@ -38,7 +38,7 @@ import threading
 
 import numpy as np
 
-from .errors import NonFiniteError
+from ..errors import NonFiniteError
 
 __all__ = ["Dataset", "as_dataset", "one_hot", "small_rows", "cached_dataset",
            "clear_cache"]
@@ -429,7 +429,7 @@ class _Converted:
             if -1 in rows:
                 return None
             rows = np.array(rows, dtype=np.int64)
-        from . import _small        # compiled (and SciPy's BLAS): at the first use
+        from .. import _small        # compiled (and SciPy's BLAS): at the first use
         if not _small.same_rows(lst, self.data.X, self.targets, rows):
             return None
         self.pairs, self.rows = list(lst), rows

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from ._checks import nonfinite_layers
-from .errors import DivergenceError, DivergenceWarning
+from ..errors import DivergenceError, DivergenceWarning
 
 
 def report_parameters(net, before, data, idx, mini_batch_size, eta, lmbda, n,

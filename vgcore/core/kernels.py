@@ -55,7 +55,7 @@ import threading
 import numpy as np
 
 from . import reference as ref
-from ._lazy import LazyModule
+from .._support.lazy import LazyModule
 
 # the extension loads SciPy's BLAS: imported at the first compiled call
 _kernels = LazyModule("vgcore._kernels", globals(), "_kernels")

@@ -39,7 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _files
+from .. import __version__
+from .._support import files as _files
 from . import diagnostics as diag
 
 __all__ = ["add_parser", "run", "main", "Settings", "sweep_settings", "load_chapter5_data",
@@ -162,7 +163,7 @@ def load_chapter5_data(spec=None):
     full MNIST is available; anything else: a path to the MNIST files
     (an error if it does not hold them).
     """
-    from . import mnist_loader
+    from .. import mnist_loader
 
     if spec is not None and str(spec).lower() == "sample":
         sizes = mnist_loader.SAMPLE_SIZES
@@ -200,7 +201,7 @@ def _single_thread_blas():
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is optional
         return None
-    from ._lazy import load_blas
+    from .._support.lazy import load_blas
     load_blas()          # the limit reaches only the BLAS libraries loaded by now
     return threadpool_limits(limits=1)
 
@@ -1275,7 +1276,7 @@ def _data_problem(spec):
     """Why ``--data spec`` holds no MNIST, or None (the files are read later)."""
     if spec is None or str(spec).lower() == "sample":
         return None
-    from . import mnist_loader
+    from .. import mnist_loader
 
     try:
         mnist_loader.find_data(spec, download=False)

@@ -66,7 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _files
+from .._support import files as _files
 
 __all__ = [
     "BOOK_INITIAL_SPEEDS", "BOOK_BEST_ACCURACY", "BOOK_RATIO_4_HIDDEN",
@@ -290,7 +290,7 @@ def make_network(sizes, seed, **kwargs):
     The same seed gives the same initial weights and (through
     ``random.shuffle`` in SGD) the same mini-batches, in any process.
     """
-    from . import network2
+    from .. import network2
 
     np.random.seed(seed)
     random.seed(seed)
