@@ -12,7 +12,7 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench.cases", "experiments.chapter5"]
+SUBCOMMAND_MODULES = ["bench.cases", "experiments.chapter5", "data.cli"]
 
 
 def kernels_line():

@@ -687,7 +687,7 @@ class Network:
         ``{"sizes", "weights", "biases", "cost"}``; files load in network2
         and vice versa.  The save is atomic: the JSON goes to an unnamed
         temporary file in the same directory (Linux ``O_TMPFILE``; a named
-        ``.vgcore-*.json.tmp`` elsewhere), which is flushed to disk and then
+        ``.vgcore-*.tmp`` elsewhere), which is flushed to disk and then
         renamed over ``filename``.  A save that fails or is killed leaves
         the previous ``filename`` intact and, on Linux, nothing else.  A
         symbolic link is followed (its target is replaced), and an existing
