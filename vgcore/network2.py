@@ -132,7 +132,7 @@ import random
 
 import numpy as np
 
-from .core import divergence as _divergence, kernels
+from .core import divergence as _divergence, kernels, netfile
 from ._support import files as _files, locks as _locks
 from .core import reference as _ref
 from .core._checks import (CheckedCost, as_columns, builtin_cost, check_cost, check_dtype,
@@ -800,7 +800,7 @@ def load(filename):
     A missing or unreadable file raises ``OSError`` as ``open`` does.
     """
     path = check_path(filename, "filename")
-    sizes, cost, weights, biases = _files.read_network(path, filename)
+    sizes, cost, weights, biases = netfile.read_network(path, filename)
     net = Network(sizes, cost=cost)
     net.weights, net.biases = weights, biases
     return net
