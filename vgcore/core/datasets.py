@@ -39,6 +39,7 @@ import threading
 import numpy as np
 
 from ..errors import NonFiniteError
+from ._checks import check_labels
 
 __all__ = ["Dataset", "as_dataset", "one_hot", "small_rows", "cached_dataset",
            "clear_cache"]
@@ -83,22 +84,6 @@ def require_labels(data, name):
 def _real_dtype(a):
     """True for arrays of real numbers (ints or floats, not bools or objects)."""
     return a.dtype.kind in "fiu"
-
-
-def _check_labels(labels, n_out, name):
-    if labels.dtype == np.bool_ or not _real_dtype(labels):
-        raise TypeError(f"{name}: labels y must be ints in [0, {n_out}), got dtype "
-                        f"{labels.dtype}")
-    if labels.dtype.kind == "f":
-        if not np.isfinite(labels).all():
-            raise NonFiniteError(f"{name}: labels y contain NaN or infinity")
-        if np.any(labels != np.round(labels)):
-            raise ValueError(f"{name}: labels y must be whole numbers in [0, {n_out})")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_out):
-        raise ValueError(f"{name}: labels y must lie in [0, {n_out}) (the network's "
-                         f"sizes[-1] = {n_out} outputs), got values from {labels.min()} "
-                         f"to {labels.max()}")
-    return labels.astype(np.int64, copy=False)
 
 
 def _is_label(y):
@@ -351,7 +336,7 @@ def as_dataset(data, n_in, n_out, dtype=np.float64, name="data"):
                              + (f" (after conversion to {np.dtype(dtype).name})"
                                 if dtype != np.float64 else ""))
     if T.ndim == 1:
-        labels = _check_labels(T, n_out, name)
+        labels = check_labels(T, n_out, name, whole_floats=True)
         return Dataset(X, one_hot(labels, n_out, dtype), labels, True)
     if not _real_dtype(T):
         raise TypeError(f"{name}: target vectors y must be real numbers, got dtype {T.dtype}")
