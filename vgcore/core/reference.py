@@ -32,10 +32,10 @@ import numpy as np
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "softplus",
-    "QuadraticCost", "CrossEntropyCost", "BUILTIN_COSTS",
+    "QuadraticCost", "CrossEntropyCost", "BUILTIN_COSTS", "initial_parameters",
     "forward", "feedforward", "backprop", "backward", "update_mini_batch", "sgd_epoch",
-    "accuracy", "count_correct", "total_cost", "cost_of_outputs", "mean_nabla_b",
-    "layer_speeds",
+    "evaluate", "accuracy", "count_correct", "total_cost", "cost_of_outputs",
+    "mean_nabla_b", "speed_norms", "layer_speeds",
 ]
 
 
@@ -160,6 +160,28 @@ def _batch_cost(cost, z, a, Y):
 
 
 # ---------------------------------------------------------------------------
+# Initial parameters
+# ---------------------------------------------------------------------------
+
+def initial_parameters(sizes, rng=np.random, large=False):
+    """network2's initial ``(weights, biases)`` for ``sizes``, in float64.
+
+    Biases are standard Gaussians ``(n_l, 1)``; weights ``(n_l, n_{l-1})``
+    Gaussians of standard deviation ``1/sqrt(n_{l-1})`` (network2's
+    ``default_weight_initializer``) or 1 with ``large=True`` (its
+    ``large_weight_initializer``).  Drawn with ``rng.standard_normal`` in
+    network2's order, all biases then all weights: with numpy's global
+    generator (``rng=np.random``, the default) and ``np.random.seed(s)``
+    these are network2's numbers exactly; a ``np.random.Generator`` gives
+    the same distribution from its own stream.
+    """
+    biases = [rng.standard_normal((y, 1)) for y in sizes[1:]]
+    weights = [rng.standard_normal((y, x)) / (1.0 if large else np.sqrt(x))
+               for x, y in zip(sizes[:-1], sizes[1:])]
+    return weights, biases
+
+
+# ---------------------------------------------------------------------------
 # Forward and backward passes
 # ---------------------------------------------------------------------------
 
@@ -249,6 +271,20 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda,
 # Evaluation
 # ---------------------------------------------------------------------------
 
+def evaluate(weights, biases, X, Y, lmbda=0.0, cost=CrossEntropyCost):
+    """``(n_correct, total_cost)`` over the rows of ``(X, Y)``, from one forward pass.
+
+    The twin of :func:`vgcore.core.kernels.evaluate`: ``n_correct`` counts
+    the rows whose output argmax equals ``argmax(Y)``; ``total_cost`` is
+    :func:`total_cost`.  Empty ``X`` gives ``(0, nan)``.
+    """
+    if X.shape[0] == 0:
+        return 0, float("nan")
+    zs, activations = forward(weights, biases, X)
+    correct = count_correct(activations[-1], Y.argmax(axis=1))
+    return correct, cost_of_outputs(weights, zs[-1], activations[-1], Y, lmbda, cost)
+
+
 def accuracy(weights, biases, X, labels):
     """Number of rows of ``X`` whose output argmax equals the int label."""
     return count_correct(feedforward(weights, biases, X), labels)
@@ -296,6 +332,12 @@ def mean_nabla_b(weights, biases, X, Y, cost=CrossEntropyCost):
     return [nb[:, 0] / X.shape[0] for nb in nabla_b]
 
 
+def speed_norms(gradients):
+    """The chapter's learning speed of each layer from its mean ``dC/db``:
+    ``||mean dC/db^l||``, the Euclidean norm (floats)."""
+    return [float(np.linalg.norm(g)) for g in gradients]
+
+
 def layer_speeds(weights, biases, X, Y, cost=CrossEntropyCost):
     """The chapter's learning speed of every layer: ``||mean dC/db^l||``."""
-    return [float(np.linalg.norm(g)) for g in mean_nabla_b(weights, biases, X, Y, cost)]
+    return speed_norms(mean_nabla_b(weights, biases, X, Y, cost))
