@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import types
 import warnings
 
 import numpy as np
