@@ -69,7 +69,7 @@ except ImportError:  # pragma: no cover - the bench/test extras install it
 from vgcore.core import kernels
 from vgcore.core import reference as ref
 from vgcore._support.lazy import load_blas
-from vgcore.bench.cases import _init_net as _network  # network2's initialisation, seeded
+from vgcore.bench.workloads import init_net as _network  # network2's initialisation, seeded
 
 load_blas()     # the extensions' BLAS is loaded before the limit below is set
 
@@ -404,7 +404,7 @@ def per_call_workload(impl, case):
     """A zero-argument callable making one call of ``case`` the way a
     network2 script does it (``x`` float32 as ``load_data_wrapper`` gives it)."""
     import vgcore.network2 as vg
-    from vgcore.bench import cases as bench
+    from vgcore.bench import baseline as bench
 
     X, _, labels = _split(0, 10, np.float32)
     np.random.seed(0)
@@ -508,10 +508,10 @@ class TimeLoadDataWrapper:
 
     def time_load_data_wrapper(self, impl):
         from vgcore import mnist_loader
-        from vgcore.bench import cases as bench
+        from vgcore.bench import baseline as bench
 
         if impl == "network2":
-            bench._nielsen_load_data_wrapper(self.path)
+            bench.nielsen_load_data_wrapper(self.path)
         else:
             mnist_loader._cache_clear()      # a fresh process's first load
             mnist_loader.load_data_wrapper(self.path)

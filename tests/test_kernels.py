@@ -709,7 +709,8 @@ def test_mnist_epoch_matches_reference(mnist_dir):
 # ---------------------------------------------------------------------------
 
 def test_bench_per_example_baseline_matches_reference():
-    from vgcore.bench.cases import PerExampleNetwork, _pairs, train_flops
+    from vgcore.bench.baseline import PerExampleNetwork, pairs as _pairs
+    from vgcore.bench.timing import train_flops
     sizes = [6, 5, 4, 3]
     ws, bs = make_net(sizes)
     X, Y = make_data(sizes, 23)

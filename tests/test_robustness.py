@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import pytest
 
-from vgcore.bench.cases import _rss_kib  # resident memory in KiB, None off Linux
+from vgcore.bench.timing import rss_kib as _rss_kib  # resident memory in KiB, None off Linux
 
 import vgcore
 import vgcore._support.files

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from vgcore.bench.cases import _rss_kib  # resident memory in KiB, None off Linux
+from vgcore.bench.timing import rss_kib as _rss_kib  # resident memory in KiB, None off Linux
 
 from vgcore import _kernels
 from vgcore.core import kernels as K

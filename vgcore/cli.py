@@ -12,7 +12,7 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench.cases", "experiments.chapter5", "data.cli"]
+SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli"]
 
 
 def kernels_line():
@@ -43,10 +43,10 @@ def _info(args):
     import platform
     import numpy
     import scipy
-    from .bench.cases import _cpu_name
+    from .bench.timing import cpu_name
     print(f"vgcore {__version__}")
     print(kernels_line())
-    print(f"CPU: {_cpu_name()} ({platform.machine()})")
+    print(f"CPU: {cpu_name()} ({platform.machine()})")
     print(f"Python {platform.python_version()}, numpy {numpy.__version__}, "
           f"scipy {scipy.__version__}")
     try:

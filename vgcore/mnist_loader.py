@@ -80,13 +80,14 @@ also ``vgcore mnist``).
 
 import sys
 
+# the names of the loader, re-exported from where they live
 from .data.cli import main as _main
 from .data.download import CHECKSUMS, MIRRORS, download_mnist
-from .data.idx import N_OFFICIAL_TRAIN, N_TEST, N_TRAINING, N_VALIDATION, PIXELS
-from .data.load import (clear_cache as _cache_clear, load_data, load_data_auto,
+from .data.idx import N_OFFICIAL_TRAIN, N_TEST, N_TRAINING, N_VALIDATION, PIXELS  # noqa: F401
+from .data.load import (clear_cache as _cache_clear, load_data, load_data_auto,  # noqa: F401
                         load_data_wrapper, load_sample, vectorized_result)
 from .data.locate import MNISTSource, cache_dir, find_data
-from .data.sample import SAMPLE_PATH, SAMPLE_SIZES
+from .data.sample import SAMPLE_PATH, SAMPLE_SIZES  # noqa: F401
 from .errors import (MNISTChecksumError, MNISTDownloadError, MNISTFormatError,
                      MNISTNotFoundError, UnsafePickleError)
 

@@ -48,7 +48,6 @@ parameters in the other functions) are made C-contiguous with
 ``np.ascontiguousarray`` if they are not (a copy, in the same dtype).
 """
 import contextlib
-import math
 import numbers
 import threading
 
