@@ -1,12 +1,18 @@
-"""asv benchmarks of vgcore: the compiled kernels against the numpy reference.
+"""asv benchmarks of vgcore: what every ``bench_*.py`` file shares.
 
-Every workload is timed twice, once through ``vgcore.kernels`` (the compiled
-core, what ``vgcore.network2`` uses for the built-in costs) and once through
-``vgcore.reference`` (the pure-numpy oracle), as the ``impl`` parameter, so
-the dashboard draws both on one graph.  ``TrackSpeedup`` records the ratio
+The suite is split as numpy's is: this module holds the data (read once,
+cached), the workloads and the common base class; each ``bench_*.py`` file
+holds short benchmark classes that name a workload and its parameters.
+
+Every kernel workload is timed twice, once through ``vgcore.core.kernels``
+(the compiled core, what ``vgcore.network2`` uses for the built-in costs)
+and once through ``vgcore.core.reference`` (the pure-numpy oracle), as the
+``impl`` parameter, so the dashboard draws both on one graph.  ``TrackSpeedup`` records the ratio
 ``reference time / kernels time`` directly and ``PeakMem`` the peak memory.
 
-Workloads (chapter 5 of *Neural Networks and Deep Learning*):
+Workloads (chapter 5 of *Neural Networks and Deep Learning*), in
+``bench_epoch.py``, ``bench_evaluate.py``, ``bench_speed.py``,
+``bench_speedup.py`` and ``bench_memory.py``:
 
 - ``TimeEpoch``: one SGD epoch over the 50,000 training images, mini-batch
   10, eta 0.1, lmbda 5.0, float64, for the chapter's depth sweep
@@ -20,9 +26,10 @@ Workloads (chapter 5 of *Neural Networks and Deep Learning*):
 - ``TimeLearningSpeed``: the chapter's learning-speed measurement,
   ``mean_nabla_b`` over the first 1,000 training images.
 
-And what a network2 script pays per call and at start-up, through
-``vgcore.network2`` against network2 itself (``vgcore.bench``'s baseline,
-written from SPEC.md), as ``impl`` ``"vgcore"``/``"network2"``:
+And (``bench_network2.py``) what a network2 script pays per call and at
+start-up, through ``vgcore.network2`` against network2 itself
+(``vgcore.bench.baseline``, written from SPEC.md), as ``impl``
+``"vgcore"``/``"network2"``:
 
 - ``TimePerCall`` / ``TrackPerCallSpeedup``: one call of ``feedforward``,
   ``backprop``, ``update_mini_batch`` of 10 pairs, ``accuracy``/``total_cost``
@@ -36,11 +43,13 @@ written from SPEC.md), as ``impl`` ``"vgcore"``/``"network2"``:
   once and reused).
 
 Kernels: the path in use (``$VGCORE_CPU``, or the fastest this CPU runs:
-avx512, avx2, baseline, blas) is recorded by ``track_kernel_path``; run
+avx512, avx2, baseline, blas) is recorded by ``track_kernel_path``
+(``bench_machine.py``); run
 ``VGCORE_CPU=avx2 asv run ...`` to time another on the same machine.
 
 Data: the full MNIST training file from the folder ``$VGCORE_MNIST`` (the
-four IDX ``.gz`` files) when that is set, else deterministic random pixels
+four IDX ``.gz`` files), read by the loader's own reader
+(``vgcore.data.idx``), when that is set, else deterministic random pixels
 and labels of the same shape (seeded; timings do not depend on the pixel
 values, so the numbers are comparable).  Nothing is ever downloaded.  The
 raw ``uint8`` pixels are read once when the module is imported (asv imports
@@ -53,11 +62,16 @@ attribute) rather than wall-clock times: with one thread they are the same
 on an idle machine, and CPU time is much less disturbed by other work on a
 shared 2-core machine, so ratios and commit-to-commit comparisons are
 stable.  (Work moved to extra threads would show up as more CPU time.)
+
+Older commits: ``asv run HEAD~5..HEAD`` and ``asv continuous main HEAD``
+run this suite against commits made before vgcore's layout by layer
+(``vgcore.core``, ``vgcore.data``, ``vgcore.bench.*``); the kernel
+benchmarks import the old module paths there, and the per-call and
+start-up benchmarks, which need the new ones, are skipped.
 """
-import gzip
+
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -66,13 +80,27 @@ try:
 except ImportError:  # pragma: no cover - the bench/test extras install it
     threadpool_limits = None
 
-from vgcore.core import kernels
-from vgcore.core import reference as ref
-from vgcore._support.lazy import load_blas
-from vgcore.bench.workloads import init_net as _network  # network2's initialisation, seeded
+try:                                  # vgcore's layout by layer
+    from vgcore._support.lazy import load_blas
+    from vgcore.bench.workloads import init_net  # network2's initialisation, seeded
+    from vgcore.core import kernels
+    from vgcore.core import reference as ref
+    from vgcore.core.datasets import one_hot
+    from vgcore.data.idx import pixels_as_floats, read_idx
+    NEW_LAYOUT = True
+except ImportError:                   # a commit before it (asv run on history)
+    from vgcore import kernels
+    from vgcore import reference as ref
+    from vgcore._lazy import load_blas
+    from vgcore.bench import _init_net as init_net
+    from vgcore.datasets import one_hot
+    from vgcore.mnist_loader import _read_idx as read_idx
+    NEW_LAYOUT = False
+
+    def pixels_as_floats(images, dtype):
+        return images.astype(dtype) / dtype(256.0)
 
 load_blas()     # the extensions' BLAS is loaded before the limit below is set
-
 
 IMPLS = ["kernels", "reference"]
 
@@ -94,57 +122,50 @@ ETA, LMBDA = 0.1, 5.0
 
 
 # ---------------------------------------------------------------------------
-# Data
+# Data, read once
 # ---------------------------------------------------------------------------
-
-def _read_idx_gz(path, header_bytes):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
-
 
 def _load_raw():
     """``(pixels (60000, 784) uint8, labels (60000,) int64, source name)``."""
     d = os.environ.get("VGCORE_MNIST")
     if d:
-        images = Path(d) / "train-images-idx3-ubyte.gz"
-        labels = Path(d) / "train-labels-idx1-ubyte.gz"
-        if images.is_file() and labels.is_file():
-            pixels = _read_idx_gz(images, 16).reshape(60_000, 784)
-            return pixels, _read_idx_gz(labels, 8).astype(np.int64), "mnist"
+        images = os.path.join(d, "train-images-idx3-ubyte.gz")
+        labels = os.path.join(d, "train-labels-idx1-ubyte.gz")
+        if os.path.isfile(images) and os.path.isfile(labels):
+            return (read_idx(images, "images", 60_000),
+                    read_idx(labels, "labels", 60_000).astype(np.int64), "mnist")
     rng = np.random.default_rng(20_151_205)
     pixels = rng.integers(0, 256, size=(60_000, 784), dtype=np.uint8)
     return pixels, rng.integers(0, 10, size=60_000).astype(np.int64), "random"
 
 
-_PIXELS, _LABELS, DATA_SOURCE = _load_raw()
-_CACHE = {}
+PIXELS, LABELS, DATA_SOURCE = _load_raw()
+_SPLITS = {}
 
 
-def _split(start, stop, dtype):
-    """Rows ``start:stop`` as ``(X, Y, labels)``: X = pixels / 256, Y one-hot."""
+def split(start, stop, dtype):
+    """Rows ``start:stop`` as ``(X, Y, labels)``: X = pixels / 256, Y one-hot (cached)."""
     key = (start, stop, np.dtype(dtype).str)
-    if key not in _CACHE:
-        X = _PIXELS[start:stop].astype(dtype)
-        X /= dtype(256.0)
-        labels = _LABELS[start:stop]
-        Y = np.zeros((stop - start, 10), dtype=dtype)
-        Y[np.arange(stop - start), labels] = 1
-        _CACHE[key] = (X, Y, labels)
-    return _CACHE[key]
+    if key not in _SPLITS:
+        labels = LABELS[start:stop]
+        _SPLITS[key] = (pixels_as_floats(PIXELS[start:stop], dtype),
+                        one_hot(labels, 10, dtype), labels)
+    return _SPLITS[key]
 
 
 # ---------------------------------------------------------------------------
-# Workloads: each returns a zero-argument callable doing the timed work
+# Workloads: each returns a zero-argument callable doing the timed work.
+# Their arguments are the benchmarks' parameters, in the same order.
 # ---------------------------------------------------------------------------
 
-def epoch_workload(impl, sizes, dtype=np.float64, n_images=N_TRAIN, mini_batch_size=10):
+def epoch_workload(sizes, impl, dtype=np.float64, n_images=N_TRAIN, mini_batch_size=10):
     """One SGD epoch over the first ``n_images`` in one fixed shuffled order.
 
     Every call starts from the same initial weights (copying them costs
     microseconds), so repeated calls do identical work.
     """
-    X, Y, labels = _split(0, n_images, dtype)
-    W0, B0 = _network(SIZES[sizes], dtype)
+    X, Y, labels = split(0, n_images, dtype)
+    W0, B0 = init_net(SIZES[sizes], dtype)
     order = np.random.default_rng(1).permutation(n_images).astype(np.int64)
     if impl == "kernels":
         def run():   # one-hot targets as their labels, as vgcore.network2 passes them
@@ -160,142 +181,49 @@ def epoch_workload(impl, sizes, dtype=np.float64, n_images=N_TRAIN, mini_batch_s
     return run
 
 
-def evaluate_workload(impl, sizes, dtype=np.float64):
+def full_batch_workload(sizes, impl, dtype=np.float64):
+    """One step of full-batch gradient descent on the first 1,000 images."""
+    return epoch_workload(sizes, impl, dtype, n_images=N_SMALL, mini_batch_size=N_SMALL)
+
+
+def evaluate_workload(sizes, impl, dtype=np.float64):
     """Accuracy and total cost (lmbda 5.0) of the 10,000 validation images."""
-    X, Y, labels = _split(N_TRAIN, N_TRAIN + N_VALID, dtype)
-    W, B = _network(SIZES[sizes], dtype)
+    X, Y, labels = split(N_TRAIN, N_TRAIN + N_VALID, dtype)
+    W, B = init_net(SIZES[sizes], dtype)
     if impl == "kernels":
         return lambda: kernels.evaluate(W, B, X, Y, LMBDA)
     return lambda: (ref.accuracy(W, B, X, labels), ref.total_cost(W, B, X, Y, LMBDA))
 
 
-def learning_speed_workload(impl, sizes, dtype=np.float64):
+def learning_speed_workload(sizes, impl, dtype=np.float64):
     """``mean_nabla_b`` over the first 1,000 training images, at initialisation."""
-    X, Y, _ = _split(0, N_SMALL, dtype)
-    W, B = _network(SIZES[sizes], dtype)
+    X, Y, _ = split(0, N_SMALL, dtype)
+    W, B = init_net(SIZES[sizes], dtype)
     fn = kernels.mean_nabla_b if impl == "kernels" else ref.mean_nabla_b
     return lambda: fn(W, B, X, Y)
 
 
-def full_batch_workload(impl, sizes, dtype=np.float64):
-    """One step of full-batch gradient descent on the first 1,000 images."""
-    return epoch_workload(impl, sizes, dtype, n_images=N_SMALL, mini_batch_size=N_SMALL)
+def per_call_workload(call, impl):
+    """One call of ``call`` the way a network2 script makes it, through vgcore
+    or network2 (``vgcore bench``'s per-call cases, ``x`` float32 as
+    ``load_data_wrapper`` gives it)."""
+    if not NEW_LAYOUT:
+        raise NotImplementedError("needs vgcore.bench.startup")
+    from vgcore.bench.startup import per_call_workloads
+
+    X, _, labels = split(0, 10, np.float32)
+    calls = {name: (mine, theirs) for name, mine, theirs, _ in
+             per_call_workloads({"X": {np.float32: X}, "labels": labels})}
+    fn = calls[call][0 if impl == "vgcore" else 1]
+    fn()                                     # warm: first calls load things
+    return fn
 
 
-# ---------------------------------------------------------------------------
-# Benchmarks
-# ---------------------------------------------------------------------------
-
-def _one_blas_thread():
-    """Limit numpy's and SciPy's OpenBLAS to one thread, for good.
-
-    Never restored: every benchmark process only runs benchmarks, and
-    switching the thread count back and forth between samples would start
-    and stop BLAS worker threads inside the measurements.
-    """
-    if threadpool_limits is not None:
-        threadpool_limits(1)
-
-
-_one_blas_thread()   # at import (asv forks the benchmarks from this process)
-
-_WORKLOADS = {}
-
-
-def _workload(factory, impl, sizes, **kw):
-    """``factory(impl, sizes, **kw)``, made once per process.
-
-    asv runs ``setup`` again before every sample; reusing the same arrays
-    keeps that cheap and keeps the timed calls from starting on freshly
-    allocated (cold) memory.  No workload modifies its inputs.
-    """
-    key = (factory.__name__, impl, sizes, tuple(sorted((k, str(v)) for k, v in kw.items())))
-    if key not in _WORKLOADS:
-        _WORKLOADS[key] = factory(impl, sizes, **kw)
-    return _WORKLOADS[key]
-
-class _Bench:
-    """Common setup: one BLAS thread; CPU time of the process as the timer."""
-
-    timeout = 600
-    timer = time.process_time
-
-    def _common_setup(self):
-        _one_blas_thread()
-
-
-class TimeEpoch(_Bench):
-    """One epoch, 50,000 images, mini-batch 10, eta 0.1, lmbda 5.0, float64."""
-
-    params = (list(SIZES), IMPLS)
-    param_names = ["sizes", "impl"]
-    # Each call takes 0.1-3 s: one call per sample, no warm-up calls, and
-    # 2 to 5 samples per round (asv's default of at least 2 runs would
-    # double the time of `asv run --quick`).
-    number = 1
-    repeat = (2, 5, 10.0)
-    min_run_count = 1
-    warmup_time = 0
-
-    def setup(self, sizes, impl):
-        self._common_setup()
-        self.run = _workload(epoch_workload, impl, sizes, dtype=np.float64)
-
-    def time_epoch(self, sizes, impl):
-        self.run()
-
-
-class TimeEpochFloat32(TimeEpoch):
-    """One epoch as in ``TimeEpoch``, in float32."""
-
-    params = (["784-30-10", "784-100-10"], IMPLS)
-
-    def setup(self, sizes, impl):
-        self._common_setup()
-        self.run = _workload(epoch_workload, impl, sizes, dtype=np.float32)
-
-
-class TimeFullBatch(_Bench):
-    """Full-batch gradient descent step on 1,000 images (mini-batch 1,000)."""
-
-    params = (DEEP, IMPLS)
-    param_names = ["sizes", "impl"]
-
-    def setup(self, sizes, impl):
-        self._common_setup()
-        self.run = _workload(full_batch_workload, impl, sizes)
-
-    def time_full_batch(self, sizes, impl):
-        self.run()
-
-
-class TimeEvaluate(_Bench):
-    """Accuracy and cost of the 10,000 validation images."""
-
-    params = (["784-30-10", "784-30-30-30-30-10"], IMPLS)
-    param_names = ["sizes", "impl"]
-
-    def setup(self, sizes, impl):
-        self._common_setup()
-        self.run = _workload(evaluate_workload, impl, sizes)
-
-    def time_evaluate(self, sizes, impl):
-        self.run()
-
-
-class TimeLearningSpeed(_Bench):
-    """The chapter's learning speed: ``mean_nabla_b`` on 1,000 images."""
-
-    params = (DEEP, IMPLS)
-    param_names = ["sizes", "impl"]
-
-    def setup(self, sizes, impl):
-        self._common_setup()
-        self.run = _workload(learning_speed_workload, impl, sizes)
-
-    def time_mean_nabla_b(self, sizes, impl):
-        self.run()
-
+#: The per-call cases (the names of ``vgcore bench``'s per-call table).
+PER_CALL = ["feedforward(x)", "backprop(x, y)", "update_mini_batch, 10 pairs",
+            "accuracy, 5 pairs", "total_cost, 5 pairs", "CrossEntropyCost.fn",
+            "CrossEntropyCost.delta", "QuadraticCost.fn", "QuadraticCost.delta"]
+NETWORK_IMPLS = ["vgcore", "network2"]
 
 #: Cases for the speed-up and memory benchmarks: name -> (factory, sizes, kw).
 #: The epoch cases of ``TrackSpeedup`` use the first 10,000 images (1,000
@@ -310,8 +238,66 @@ CASES = {
     **{f"mean_nabla_b {s}": (learning_speed_workload, s, {}) for s in DEEP},
 }
 
+_WORKLOADS = {}
 
-def _min_time(fns, min_repeat=3, min_total=0.3, max_repeat=100):
+
+def workload(factory, *params, **kw):
+    """``factory(*params, **kw)``, made once per process.
+
+    asv runs ``setup`` again before every sample; reusing the same arrays
+    keeps that cheap and keeps the timed calls from starting on freshly
+    allocated (cold) memory.  No workload modifies its inputs.
+    """
+    key = (factory.__name__, params, tuple(sorted((k, str(v)) for k, v in kw.items())))
+    if key not in _WORKLOADS:
+        _WORKLOADS[key] = factory(*params, **kw)
+    return _WORKLOADS[key]
+
+
+# ---------------------------------------------------------------------------
+# The benchmarks' base class
+# ---------------------------------------------------------------------------
+
+def one_blas_thread():
+    """Limit numpy's and SciPy's OpenBLAS to one thread, for good.
+
+    Never restored: every benchmark process only runs benchmarks, and
+    switching the thread count back and forth between samples would start
+    and stop BLAS worker threads inside the measurements.
+    """
+    if threadpool_limits is not None:
+        threadpool_limits(1)
+
+
+one_blas_thread()   # at import (asv forks the benchmarks from this process)
+
+
+class Benchmark:
+    """One BLAS thread; CPU time of the process as the timer; ``self.run``, the
+    workload ``factory(*params, **options)`` (made once per process)."""
+
+    timeout = 600
+    timer = time.process_time
+    factory = None
+    options = {}
+
+    def setup(self, *params):
+        one_blas_thread()
+        self.run = workload(type(self).factory, *params, **self.options)
+
+
+class LongBenchmark(Benchmark):
+    """A call of 0.1-3 s: one call per sample, no warm-up calls, and 2 to 5
+    samples per round (asv's default of at least 2 runs would double the
+    time of ``asv run --quick``)."""
+
+    number = 1
+    repeat = (2, 5, 10.0)
+    min_run_count = 1
+    warmup_time = 0
+
+
+def min_time(fns, min_repeat=3, min_total=0.3, max_repeat=100):
     """Best time per call of each callable in ``fns``.
 
     The callables run in turn (interleaved, so a slow phase of the machine
@@ -336,230 +322,3 @@ def _min_time(fns, min_repeat=3, min_total=0.3, max_repeat=100):
             spent[i] += dt
             runs[i] += 1
     return best
-
-
-class TrackSpeedup(_Bench):
-    """Speed-up of the kernels: reference CPU time / kernels CPU time (best of >= 3)."""
-
-    params = [list(CASES)]
-    param_names = ["case"]
-    unit = "ratio"
-    timeout = 600
-
-    def setup(self, case):
-        self._common_setup()
-        factory, sizes, kw = CASES[case]
-        self.kernels = _workload(factory, "kernels", sizes, **kw)
-        self.reference = _workload(factory, "reference", sizes, **kw)
-
-    def track_speedup(self, case):
-        t_kernels, t_reference = _min_time([self.kernels, self.reference])
-        return t_reference / t_kernels
-
-
-class PeakMem(_Bench):
-    """Peak resident memory of the process around one call.
-
-    asv's peakmem is the process's maximum RSS, so it includes the
-    interpreter, numpy/scipy and the benchmark data (the raw pixels, about
-    47 MB, and the converted slice); compare kernels with reference, and
-    commits with each other.
-    """
-
-    params = (["epoch 784-30-10 (50,000 images)", "full-batch 784-30-30-30-30-10",
-               "evaluate 784-30-10", "mean_nabla_b 784-30-30-30-30-10"], IMPLS)
-    param_names = ["case", "impl"]
-
-    def setup(self, case, impl):
-        self._common_setup()
-        if case.startswith("epoch"):
-            self.run = _workload(epoch_workload, impl, "784-30-10")
-        else:
-            factory, sizes, kw = CASES[case]
-            self.run = _workload(factory, impl, sizes, **kw)
-
-    def peakmem_call(self, case, impl):
-        self.run()
-
-
-def track_data_is_full_mnist():
-    """1 when the benchmarks ran on the full MNIST ($VGCORE_MNIST), 0 on random data."""
-    return int(DATA_SOURCE == "mnist")
-
-
-track_data_is_full_mnist.unit = "bool"
-
-
-# ---------------------------------------------------------------------------
-# Per call and start-up: vgcore.network2 against network2
-# ---------------------------------------------------------------------------
-
-PER_CALL = ["feedforward", "backprop", "update_mini_batch 10", "accuracy 5",
-            "total_cost 5", "CrossEntropyCost.fn", "CrossEntropyCost.delta",
-            "QuadraticCost.fn", "QuadraticCost.delta"]
-NETWORK_IMPLS = ["vgcore", "network2"]
-
-
-def per_call_workload(impl, case):
-    """A zero-argument callable making one call of ``case`` the way a
-    network2 script does it (``x`` float32 as ``load_data_wrapper`` gives it)."""
-    import vgcore.network2 as vg
-    from vgcore.bench import baseline as bench
-
-    X, _, labels = _split(0, 10, np.float32)
-    np.random.seed(0)
-    net = vg.Network([784, 30, 30, 10])
-    if impl == "network2":
-        costs = (bench.Network2CrossEntropyCost, bench.Network2QuadraticCost)
-        net = bench.PerExampleNetwork(net.weights, net.biases)
-    else:
-        costs = (vg.CrossEntropyCost, vg.QuadraticCost)
-    x, y = X[0].reshape(784, 1), vg.vectorized_result(int(labels[0]))
-    batch = [(X[i].reshape(784, 1), vg.vectorized_result(int(labels[i]))) for i in range(10)]
-    few = [(X[i].reshape(784, 1), labels[i]) for i in range(5)]
-    a, z = vg.sigmoid(np.linspace(-2, 2, 10)[:, None]), np.linspace(-3, 3, 10)[:, None]
-    return {
-        "feedforward": lambda: net.feedforward(x),
-        "backprop": lambda: net.backprop(x, y),
-        "update_mini_batch 10": lambda: net.update_mini_batch(batch, 0.1, 5.0, 50_000),
-        "accuracy 5": lambda: net.accuracy(few),
-        "total_cost 5": lambda: net.total_cost(few, 5.0, convert=True),
-        "CrossEntropyCost.fn": lambda: costs[0].fn(a, y),
-        "CrossEntropyCost.delta": lambda: costs[0].delta(z, a, y),
-        "QuadraticCost.fn": lambda: costs[1].fn(a, y),
-        "QuadraticCost.delta": lambda: costs[1].delta(z, a, y),
-    }[case]
-
-
-class TimePerCall(_Bench):
-    """One call, as a network2 script makes it, through vgcore or network2."""
-
-    params = (PER_CALL, NETWORK_IMPLS)
-    param_names = ["call", "impl"]
-
-    def setup(self, call, impl):
-        self._common_setup()
-        self.run = _workload(per_call_workload, impl, call)
-        self.run()
-
-    def time_call(self, call, impl):
-        self.run()
-
-
-class TrackPerCallSpeedup(_Bench):
-    """network2's time per call over vgcore's (CPU time, best of >= 3 runs)."""
-
-    params = [PER_CALL]
-    param_names = ["call"]
-    unit = "ratio"
-
-    def setup(self, call):
-        self._common_setup()
-        mine = _workload(per_call_workload, "vgcore", call)
-        theirs = _workload(per_call_workload, "network2", call)
-
-        def batch(fn, k=200):
-            def run():
-                for _ in range(k):
-                    fn()
-            return run
-        self.mine, self.theirs = batch(mine), batch(theirs)
-
-    def track_speedup(self, call):
-        t_mine, t_theirs = _min_time([self.mine, self.theirs], min_total=0.1)
-        return t_theirs / t_mine
-
-
-def timeraw_import_network2():
-    """``import vgcore.network2`` in a fresh interpreter (SciPy not loaded)."""
-    return "import vgcore.network2"
-
-
-def timeraw_import_numpy():
-    """``import numpy`` in a fresh interpreter: what network2's own import costs."""
-    return "import numpy"
-
-
-class TimeLoadDataWrapper:
-    """``load_data_wrapper()`` of Nielsen's ``mnist.pkl.gz``, vgcore against
-    network2's loader (wall time: most of it is gzip and memory)."""
-
-    params = [NETWORK_IMPLS]
-    param_names = ["impl"]
-    number = 1
-    repeat = (2, 3, 30.0)
-    min_run_count = 1
-    warmup_time = 0
-    timeout = 600
-
-    def setup(self, impl):
-        import tempfile
-        from vgcore.data.py2pickle import write_nielsen_pickle
-
-        self.tmp = tempfile.TemporaryDirectory()
-        self.path = os.path.join(self.tmp.name, "mnist.pkl.gz")
-        train = _split(0, N_TRAIN, np.float32)
-        valid = _split(N_TRAIN, N_TRAIN + N_VALID, np.float32)
-        write_nielsen_pickle(self.path, [(X, labels) for X, _, labels in
-                                         (train, valid, valid)])
-
-    def teardown(self, impl):
-        self.tmp.cleanup()
-
-    def time_load_data_wrapper(self, impl):
-        from vgcore import mnist_loader
-        from vgcore.bench import baseline as bench
-
-        if impl == "network2":
-            bench.nielsen_load_data_wrapper(self.path)
-        else:
-            mnist_loader._cache_clear()      # a fresh process's first load
-            mnist_loader.load_data_wrapper(self.path)
-
-
-class TimeSGDCall(_Bench):
-    """One epoch per ``network2.SGD`` call, [784,30,10] mb10 on 50,000 images:
-    the list of pairs (converted once, then reused) against the arrays."""
-
-    params = [["list of pairs", "arrays"]]
-    param_names = ["data"]
-    number = 1
-    repeat = (2, 5, 20.0)
-    min_run_count = 1
-    warmup_time = 0
-
-    def setup(self, data):
-        import contextlib
-        import io
-
-        import vgcore.network2 as vg
-
-        self._common_setup()
-        X, _, labels = _split(0, N_TRAIN, np.float32)
-        if data == "arrays":
-            self.data = (X, labels)
-        else:
-            self.data = list(zip(X.reshape(N_TRAIN, 784, 1),
-                                 (vg.vectorized_result(int(k)) for k in labels)))
-        np.random.seed(0)
-        self.net = vg.Network([784, 30, 10])
-        self.quiet = lambda: contextlib.redirect_stdout(io.StringIO())
-        with self.quiet():
-            self.net.SGD(self.data, 1, 10, 0.1, lmbda=5.0)     # converts the list once
-
-    def time_sgd_one_epoch(self, data):
-        with self.quiet():
-            self.net.SGD(self.data, 1, 10, 0.1, lmbda=5.0)
-
-#: The kernels' paths, numbered for the graph (higher: wider vectors).
-PATH_NUMBERS = {"blas": 0, "baseline": 1, "avx2": 2, "avx512": 3}
-
-
-def track_kernel_path():
-    """Which kernels the run timed: 0 blas, 1 baseline, 2 avx2, 3 avx512
-    (the fastest this CPU runs, or ``$VGCORE_CPU``); a change of machine or
-    of path shows up here beside the times it explains."""
-    return PATH_NUMBERS[kernels.cpu_path()]
-
-
-track_kernel_path.unit = "path (0 blas, 1 baseline, 2 avx2, 3 avx512)"

@@ -18,10 +18,10 @@ import numpy as np
 from . import baseline
 from .workloads import PER_CALL_SIZES
 
-__all__ = ["per_call_cases", "startup_cases"]
+__all__ = ["per_call_workloads", "per_call_cases", "startup_cases"]
 
 
-def _per_call_workloads(data):
+def per_call_workloads(data):
     """``[(name, vgcore's call, network2's call, calls per run), ...]``."""
     from .. import network2 as vg
 
@@ -73,7 +73,7 @@ def per_call_cases(data, quick, repeat, out):
     out(header)
     out("-" * len(header))
     results = []
-    for name, mine, theirs, number in _per_call_workloads(data):
+    for name, mine, theirs, number in per_call_workloads(data):
         number = max(1, int(number * scale))
         mine()
         theirs()                                     # warm: first calls load things
