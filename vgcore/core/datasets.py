@@ -114,8 +114,15 @@ def _from_pairs(data, n_in, n_out, name):
             raise TypeError(f"{name}: every example must be a pair (x, y); example {i} "
                             f"is {type(p).__name__}"
                             + (f" of length {len(p)}" if isinstance(p, (tuple, list)) else ""))
+    return (_pair_inputs([p[0] for p in pairs], n_in, name),
+            _pair_targets([p[1] for p in pairs], n_out, name))
+
+
+def _pair_inputs(inputs, n_in, name):
+    """The pairs' ``x`` as an ``(n, n_in)`` array: every ``x`` one shape,
+    ``(n_in, 1)`` or ``(n_in,)``."""
     xs = []
-    for i, (x, _) in enumerate(pairs):
+    for i, x in enumerate(inputs):
         try:
             xs.append(np.asarray(x))
         except (ValueError, TypeError):
@@ -129,8 +136,11 @@ def _from_pairs(data, n_in, n_out, name):
     if shape not in ((n_in, 1), (n_in,)):
         raise ValueError(f"{name}: each input x must be a ({n_in}, 1) column (the network's "
                          f"sizes[0] = {n_in} inputs), got shape {shape}")
-    X = np.stack(xs).reshape(len(xs), n_in)
-    ys = [p[1] for p in pairs]
+    return np.stack(xs).reshape(len(xs), n_in)
+
+
+def _pair_targets(ys, n_out, name):
+    """The pairs' ``y`` as ``(n,)`` labels or ``(n, n_out)`` target rows, never a mix."""
     scalar = [_is_label(y) for y in ys]
     if all(scalar):
         try:
@@ -139,7 +149,7 @@ def _from_pairs(data, n_in, n_out, name):
             raise TypeError(f"{name}: labels y must be ints in [0, {n_out})") from None
         if T.ndim != 1:
             raise TypeError(f"{name}: labels y must be ints in [0, {n_out})")
-        return X, T
+        return T
     if any(scalar):
         i = scalar.index(not scalar[0])
         raise ValueError(f"{name}: the outputs y mix int labels and vectors (example 0 "
@@ -157,7 +167,7 @@ def _from_pairs(data, n_in, n_out, name):
     if len(shapes) > 1:
         raise ValueError(f"{name}: the outputs y do not all have the same shape (found "
                          f"{sorted(shapes)}); each must be a ({n_out}, 1) vector")
-    return X, np.stack(ts).reshape(len(ts), n_out)
+    return np.stack(ts).reshape(len(ts), n_out)
 
 
 def _simple_pairs(pairs, n_in, n_out):
