@@ -421,34 +421,26 @@ class Network:
     def _monitor(self, run, j):
         """Print and record what the ``monitor_*`` flags ask for, after epoch ``j``."""
         evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = run.results
-        if run.monitor_training_cost:
-            cost = self._evaluate(run.train, run.lmbda, checked=False)[1]
-            training_cost.append(cost)
-            print("Cost on training data: {}".format(cost))
-        if run.monitor_training_accuracy:
-            accuracy = self._evaluate(run.train, 0.0, checked=False)[0]
-            training_accuracy.append(accuracy)
-            print("Accuracy on training data: {} / {}".format(accuracy, run.n))
-        if run.monitor_evaluation_cost:
-            cost = self._evaluate(run.evaluation, run.lmbda, checked=False)[1]
-            evaluation_cost.append(cost)
-            print("Cost on evaluation data: {}".format(cost))
-        if run.monitor_evaluation_accuracy:
-            accuracy = self._evaluate(run.evaluation, 0.0, checked=False)[0]
-            evaluation_accuracy.append(accuracy)
-            print("Accuracy on evaluation data: {} / {}".format(
-                accuracy, len(run.evaluation)))
+        monitored = (
+            ("training", run.train, run.monitor_training_cost, training_cost,
+             run.monitor_training_accuracy, training_accuracy),
+            ("evaluation", run.evaluation, run.monitor_evaluation_cost, evaluation_cost,
+             run.monitor_evaluation_accuracy, evaluation_accuracy))
+        for what, data, want_cost, costs, want_accuracy, accuracies in monitored:
+            if want_cost:
+                cost = self._evaluate(data, run.lmbda, checked=False)[1]
+                costs.append(cost)
+                print("Cost on {} data: {}".format(what, cost))
+            if want_accuracy:
+                accuracy = self._evaluate(data, 0.0, checked=False)[0]
+                accuracies.append(accuracy)
+                print("Accuracy on {} data: {} / {}".format(what, accuracy, len(data)))
         print()
-        if run.watch_cost:
-            for what, costs in (("training", training_cost if run.monitor_training_cost
-                                 else None),
-                                ("evaluation", evaluation_cost if run.monitor_evaluation_cost
-                                 else None)):
-                if costs is not None and not np.isfinite(costs[-1]):
-                    _divergence.report_cost(what, costs[-1], j, run.eta, run.lmbda, run.n,
-                                            run.on_divergence, run.results)
-                    run.watch_cost = False
-                    break
+        for what, _, want_cost, costs, _, _ in monitored:
+            if run.watch_cost and want_cost and not np.isfinite(costs[-1]):
+                _divergence.report_cost(what, costs[-1], j, run.eta, run.lmbda, run.n,
+                                        run.on_divergence, run.results)
+                run.watch_cost = False
 
     def _accuracy_now(self, run):
         """The evaluation accuracy of this epoch, for early stopping."""

@@ -108,16 +108,22 @@ def gemm_runner(dtype, n=GEMM_N):
     return run
 
 
-def rss_kib():
-    """This process's resident memory in KiB (None off Linux)."""
+def _proc_field(path, prefix):
+    """The rest of the first line of ``path`` that starts with ``prefix`` (None if none)."""
     try:
-        with open("/proc/self/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith(prefix):
+                    return line[len(prefix):]
     except OSError:
         pass
     return None
+
+
+def rss_kib():
+    """This process's resident memory in KiB (None off Linux)."""
+    field = _proc_field("/proc/self/status", "VmRSS:")
+    return None if field is None else int(field.split()[0])
 
 
 def loadavg():
@@ -130,11 +136,5 @@ def loadavg():
 
 def cpu_name():
     """The CPU's model name."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    field = _proc_field("/proc/cpuinfo", "model name")
+    return platform.processor() if field is None else field.split(":", 1)[1].strip()

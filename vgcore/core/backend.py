@@ -25,34 +25,54 @@ from ._checks import CheckedCost, builtin_cost
 __all__ = ["for_cost", "KernelBackend", "ReferenceBackend"]
 
 
-class KernelBackend:
+class _Backend:
+    """What both backends do alike: call ``self.math`` (the kernels' module or
+    the reference's, which offer the same functions) with ``self.cost``."""
+
+    math = None
+
+    def feedforward(self, W, B, X):
+        """Outputs ``(N, n_L)`` for the rows of ``X``."""
+        with np.errstate(all="ignore"):
+            return self.math.feedforward(W, B, X)
+
+    def backprop(self, W, B, X, Y):
+        """``(nabla_b, nabla_w)`` summed over the rows of ``(X, Y)``."""
+        with np.errstate(all="ignore"):
+            return self.math.backprop(W, B, X, Y, self.cost)
+
+    def mean_nabla_b(self, W, B, X, Y):
+        """Per-layer ``dC/db`` averaged over the rows."""
+        with np.errstate(all="ignore"):
+            return self.math.mean_nabla_b(W, B, X, Y, self.cost)
+
+    def evaluate(self, W, B, data, lmbda):
+        """``(n_correct, total_cost)`` of a Dataset."""
+        with np.errstate(all="ignore"):
+            return self.math.evaluate(W, B, data.X, data.Y, lmbda, self.cost)
+
+    # One example or a few, parameters as the network holds them
+    # (``params``: weights, biases, sizes, dtype); None: take the general path.
+
+    def small_backprop(self, params, x, y):
+        return None
+
+    def small_update(self, params, mini_batch, eta, lmbda, n):
+        return None
+
+    def small_total_cost(self, params, data, lmbda):
+        return None
+
+
+class KernelBackend(_Backend):
     """The compiled kernels, for a built-in cost class ``cost``."""
 
+    math = kernels
     #: ``train`` can record each mini-batch's learning speeds (``speeds``).
     records_speeds = True
 
     def __init__(self, cost):
         self.cost = cost
-
-    def feedforward(self, W, B, X):
-        """Outputs ``(N, n_L)`` for the rows of ``X``."""
-        with np.errstate(all="ignore"):
-            return kernels.feedforward(W, B, X)
-
-    def backprop(self, W, B, X, Y):
-        """``(nabla_b, nabla_w)`` summed over the rows of ``(X, Y)``."""
-        with np.errstate(all="ignore"):
-            return kernels.backprop(W, B, X, Y, self.cost)
-
-    def mean_nabla_b(self, W, B, X, Y):
-        """Per-layer ``dC/db`` averaged over the rows."""
-        with np.errstate(all="ignore"):
-            return kernels.mean_nabla_b(W, B, X, Y, self.cost)
-
-    def evaluate(self, W, B, data, lmbda):
-        """``(n_correct, total_cost)`` of a Dataset."""
-        with np.errstate(all="ignore"):
-            return kernels.evaluate(W, B, data.X, data.Y, lmbda, self.cost)
 
     def train(self, W, B, data, idx, mini_batch_size, eta, lmbda, n, speeds=None):
         """SGD on the examples ``idx`` of ``data``, in place; returns ``(W, B)``."""
@@ -67,9 +87,6 @@ class KernelBackend:
         """A copy of ``(W, B)`` that later training cannot touch (it works in place)."""
         return [w.copy() for w in W], [b.copy() for b in B]
 
-    # One example or a few, parameters as the network holds them
-    # (``params``: weights, biases, sizes, dtype); None: take the general path.
-
     def small_backprop(self, params, x, y):
         return small.backprop(*params, x, y, self.cost)
 
@@ -80,29 +97,14 @@ class KernelBackend:
         return small.total_cost(*params, data, lmbda, self.cost)
 
 
-class ReferenceBackend:
+class ReferenceBackend(_Backend):
     """The numpy reference, for a cost of one's own (``cost`` as the user gave it)."""
 
+    math = reference
     records_speeds = False
 
     def __init__(self, cost):
         self.cost = CheckedCost(cost)
-
-    def feedforward(self, W, B, X):
-        with np.errstate(all="ignore"):
-            return reference.feedforward(W, B, X)
-
-    def backprop(self, W, B, X, Y):
-        with np.errstate(all="ignore"):
-            return reference.backprop(W, B, X, Y, self.cost)
-
-    def mean_nabla_b(self, W, B, X, Y):
-        with np.errstate(all="ignore"):
-            return reference.mean_nabla_b(W, B, X, Y, self.cost)
-
-    def evaluate(self, W, B, data, lmbda):
-        with np.errstate(all="ignore"):
-            return reference.evaluate(W, B, data.X, data.Y, lmbda, self.cost)
 
     def train(self, W, B, data, idx, mini_batch_size, eta, lmbda, n, speeds=None):
         """SGD on the examples ``idx`` of ``data``; returns new ``(W, B)``."""
@@ -112,15 +114,6 @@ class ReferenceBackend:
 
     def snapshot(self, W, B):
         return list(W), list(B)      # the reference returns new arrays
-
-    def small_backprop(self, params, x, y):
-        return None
-
-    def small_update(self, params, mini_batch, eta, lmbda, n):
-        return None
-
-    def small_total_cost(self, params, data, lmbda):
-        return None
 
 
 _KERNELS = {cost: KernelBackend(cost)

@@ -1,20 +1,10 @@
-"""Where the MNIST data is: the search order of :func:`find_data`.
+"""Where the MNIST data is: :func:`find_data` and its search order.
 
-With no ``path`` argument the loader looks, in this order, at:
-
-1. ``$VGCORE_MNIST``: a folder holding the four IDX files (or a
-   ``mnist.pkl.gz``), or the path of a ``mnist.pkl.gz`` file.  When this
-   variable is set it is the answer: if it points nowhere you get an
-   error, not a silent download;
-2. ``../data/mnist.pkl.gz`` then ``data/mnist.pkl.gz``, relative to the
-   current directory (the layout of Nielsen's repository), then
-   ``mnist.pkl.gz`` in the current directory (where the Python 3 ports'
-   loaders open it);
-3. the cache folder ``cache_dir()/mnist``;
-4. a download of the official IDX files into that cache folder
-   (:mod:`vgcore.data.download`), unless switched off.
-
-Nothing is read here: :func:`find_data` returns an :class:`MNISTSource`.
+The order -- ``$VGCORE_MNIST``, Nielsen's ``../data/mnist.pkl.gz`` and the
+ports' places, the cache folder ``cache_dir()/mnist``, a download -- is
+documented once, for users, in :mod:`vgcore.mnist_loader` ("Where the
+data comes from"); each step is one function here.  Nothing is read:
+:func:`find_data` returns an :class:`MNISTSource`.
 """
 import os
 from dataclasses import dataclass, field
