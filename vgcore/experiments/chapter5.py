@@ -709,7 +709,7 @@ def _cli(args):
 
 
 def main(argv=None):
-    """``python -m vgcore.chapter5``: the same as ``vgcore chapter5``."""
+    """``python -m vgcore.experiments.chapter5``: the same as ``vgcore chapter5``."""
     p = argparse.ArgumentParser(prog="vgcore chapter5")
     _add_arguments(p)
     return _cli(p.parse_args(argv))
