@@ -206,7 +206,7 @@ class Network:
         """Standard Gaussian weights and biases (the book's chapter 1 choice)."""
         with self._lock().writing("large_weight_initializer"):
             sizes = check_sizes(self.sizes, "net.sizes")
-            self.weights, self.biases = _ref.initial_parameters(sizes, large=True)
+            self.weights, self.biases = _ref.initial_parameters(sizes, "large")
             self._cast_parameters()
 
     def _cast_parameters(self):

@@ -75,7 +75,7 @@ def bench_data(mnist):
 
 def init_net(sizes, dtype, seed=0):
     """network2's initial ``(weights, biases)`` drawn from a seeded generator, in ``dtype``."""
-    weights, biases = reference.initial_parameters(sizes, np.random.default_rng(seed))
+    weights, biases = reference.initial_parameters(sizes, rng=np.random.default_rng(seed))
     return [w.astype(dtype) for w in weights], [b.astype(dtype) for b in biases]
 
 

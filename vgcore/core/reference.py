@@ -163,22 +163,25 @@ def _batch_cost(cost, z, a, Y):
 # Initial parameters
 # ---------------------------------------------------------------------------
 
-def initial_parameters(sizes, rng=None, large=False):
+def initial_parameters(sizes, init="default", rng=None):
     """network2's initial ``(weights, biases)`` for ``sizes``, in float64.
 
     Biases are standard Gaussians ``(n_l, 1)``; weights ``(n_l, n_{l-1})``
-    Gaussians of standard deviation ``1/sqrt(n_{l-1})`` (network2's
-    ``default_weight_initializer``) or 1 with ``large=True`` (its
+    Gaussians of standard deviation ``1/sqrt(n_{l-1})`` (``init="default"``,
+    network2's ``default_weight_initializer``) or 1 (``"large"``, its
     ``large_weight_initializer``).  Drawn with ``rng.standard_normal`` in
     network2's order, all biases then all weights: with numpy's global
-    generator (``rng=None``, the default) and ``np.random.seed(s)`` these
-    are network2's numbers exactly; a ``np.random.Generator`` gives the
-    same distribution from its own stream.
+    generator (``rng=None``) and ``np.random.seed(s)`` these are network2's
+    numbers exactly; a ``np.random.Generator`` gives the same distribution
+    from its own stream.
     """
+    if init not in ("default", "large"):
+        raise ValueError(f"init must be 'default' or 'large', got {init!r}")
     rng = np.random if rng is None else rng     # here: numpy.random loads at first use
     biases = [rng.standard_normal((y, 1)) for y in sizes[1:]]
-    weights = [rng.standard_normal((y, x)) / (1.0 if large else np.sqrt(x))
-               for x, y in zip(sizes[:-1], sizes[1:])]
+    weights = [rng.standard_normal((y, x)) for x, y in zip(sizes[:-1], sizes[1:])]
+    if init == "default":
+        weights = [w / np.sqrt(w.shape[1]) for w in weights]
     return weights, biases
 
 
