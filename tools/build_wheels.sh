@@ -116,7 +116,7 @@ for v in $versions; do
     (cd "$work" && "$venv/bin/python" - <<'EOF'
 import numpy as np
 import vgcore, vgcore._kernels
-from vgcore import kernels, reference as ref
+from vgcore.core import kernels, reference as ref
 rng = np.random.default_rng(0)
 sizes = [784, 30, 30, 10]
 W = [rng.standard_normal((y, x)) / np.sqrt(x) for x, y in zip(sizes[:-1], sizes[1:])]
