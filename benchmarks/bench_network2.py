@@ -60,7 +60,7 @@ class TimeLoadDataWrapper:
 
     def setup(self, impl):
         if not NEW_LAYOUT:
-            raise NotImplementedError("needs vgcore.data.py2pickle and vgcore.bench.baseline")
+            raise NotImplementedError("needs vgcore.data.py2pickle, vgcore.bench.baseline")
         from vgcore.data.py2pickle import write_nielsen_pickle
 
         self.tmp = tempfile.TemporaryDirectory()

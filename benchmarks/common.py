@@ -7,8 +7,9 @@ holds short benchmark classes that name a workload and its parameters.
 Every kernel workload is timed twice, once through ``vgcore.core.kernels``
 (the compiled core, what ``vgcore.network2`` uses for the built-in costs)
 and once through ``vgcore.core.reference`` (the pure-numpy oracle), as the
-``impl`` parameter, so the dashboard draws both on one graph.  ``TrackSpeedup`` records the ratio
-``reference time / kernels time`` directly and ``PeakMem`` the peak memory.
+``impl`` parameter, so the dashboard draws both on one graph.
+``TrackSpeedup`` records the ratio ``reference time / kernels time``
+directly and ``PeakMem`` the peak memory.
 
 Workloads (chapter 5 of *Neural Networks and Deep Learning*), in
 ``bench_epoch.py``, ``bench_evaluate.py``, ``bench_speed.py``,
@@ -234,7 +235,8 @@ CASES = {
     **{f"epoch {s} float32": (epoch_workload, s, {"n_images": 10_000, "dtype": np.float32})
        for s in ["784-30-10", "784-100-10"]},
     **{f"full-batch {s}": (full_batch_workload, s, {}) for s in DEEP},
-    **{f"evaluate {s}": (evaluate_workload, s, {}) for s in ["784-30-10", "784-30-30-30-30-10"]},
+    **{f"evaluate {s}": (evaluate_workload, s, {})
+       for s in ["784-30-10", "784-30-30-30-30-10"]},
     **{f"mean_nabla_b {s}": (learning_speed_workload, s, {}) for s in DEEP},
 }
 
