@@ -7,5 +7,5 @@ import sys
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from vgcore.bench import main
+    from vgcore.bench.cli import main
     sys.exit(main())

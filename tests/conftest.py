@@ -36,6 +36,18 @@ def _mnist_dir():
     return d
 
 
+@pytest.fixture(autouse=True)
+def _downloads_stay_local(monkeypatch):
+    """No test downloads from the internet: downloads are switched off and
+    the loader has no mirrors unless a test sets them itself (the download
+    tests of test_mnist_loader.py point them at a server on 127.0.0.1)."""
+    from vgcore.data import download
+
+    monkeypatch.setenv("VGCORE_NO_DOWNLOAD", "1")
+    monkeypatch.delenv("VGCORE_MNIST_MIRROR", raising=False)
+    monkeypatch.setattr(download, "MIRRORS", ())
+
+
 @pytest.fixture(scope="session")
 def mnist_dir():
     """The folder of the full MNIST (``$VGCORE_MNIST``); the test is skipped without it."""

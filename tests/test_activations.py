@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from vgcore import _kernels, _small
-from vgcore import kernels as K
-from vgcore import reference as R
+from vgcore.core import kernels as K
+from vgcore.core import reference as R
 
 import per_example as pe
 

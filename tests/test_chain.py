@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from vgcore import chain, reference
+from vgcore.core import reference
+from vgcore.experiments import chain
 
 
 def rel(a, b):

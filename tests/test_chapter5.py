@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vgcore import chapter5, cli, plots
-from vgcore import diagnostics as diag
+from vgcore import cli
+from vgcore.experiments import chapter5, plots
+from vgcore.experiments import report as c5report
+from vgcore.experiments import runs as runner
+from vgcore.experiments import diagnostics as diag
 
 EXPECTED_FILES = [
     "report.md", "summary.json", "depth_sweep.json", "six_neurons.json",
@@ -178,8 +181,8 @@ def test_results_do_not_depend_on_jobs():
         tasks += [{"kind": "speed", "n_hidden": k, "seed": seed, "epochs": 4} for k in (2, 4)]
         tasks += [{"kind": "sweep", "n_hidden": k, "seed": seed, "epochs": 2, "lmbda": 0.5,
                    "n_train": 500} for k in (1, 3)]
-    one = chapter5._run_tasks(tasks, data, jobs=1, progress=False)
-    two = chapter5._run_tasks(tasks, data, jobs=2, progress=False)
+    one = runner.run_tasks(tasks, data, jobs=1, progress=False)
+    two = runner.run_tasks(tasks, data, jobs=2, progress=False)
     for t, (ta, ra, _), (tb, rb, _) in zip(tasks, one, two):
         assert ta == tb == t
         assert ra == rb, t  # bit for bit
@@ -236,9 +239,9 @@ def test_bad_arguments_are_reported(tmp_path, capsys):
 _LIMIT_PROBE = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from vgcore import chapter5
+from vgcore.experiments import runs
 assert "vgcore._kernels" not in sys.modules      # not loaded yet: it loads at first use
-chapter5._single_thread_blas()
+runs.single_thread_blas()
 from threadpoolctl import threadpool_info
 print([(d["filepath"], d["num_threads"]) for d in threadpool_info() if d["user_api"] == "blas"])
 """
@@ -248,7 +251,8 @@ def test_the_one_thread_limit_reaches_the_blas_the_extensions_load_late():
     """vgcore imports its compiled extensions (and SciPy's BLAS with them) at
     their first use; chapter 5's one-thread limit must still reach that BLAS."""
     pytest.importorskip("threadpoolctl", reason="the limit is set with threadpoolctl")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(chapter5.__file__)))
+    import vgcore
+    root = os.path.dirname(os.path.dirname(os.path.abspath(vgcore.__file__)))
     r = subprocess.run([sys.executable, "-c", _LIMIT_PROBE, root], capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-500:]
@@ -369,13 +373,13 @@ def test_report_with_significance(quick_run):
          "note": "", "mean_difference": -0.4}]
     for d in s["depth_sweep"]["depths"].values():
         d["seeds"] = [0, 1, 2, 3, 4]
-    report = chapter5.render_report(s)
+    report = c5report.render_report(s)
     assert "significant (Holm-corrected p < 0.05)" in report
     assert "p < 0.05 uncorrected only" in report and "not significant" in report
     assert "2 hidden layers better than 1 by 0.40 points (p = 0.001, Holm 0.003)" in report
     assert "drop beyond two hidden layers" in report
     s["depth_sweep"]["welch"] = [dict(w, p=0.5, p_holm=1.0) for w in s["depth_sweep"]["welch"]]
-    assert "borne out" in chapter5.render_report(s)
+    assert "borne out" in c5report.render_report(s)
 
 
 def test_plot_functions_directly(tmp_path):
@@ -396,7 +400,7 @@ def test_plot_functions_directly(tmp_path):
 
 
 def test_import_vgcore_does_not_import_matplotlib(tmp_path):
-    code = ("import sys, vgcore, vgcore.chapter5, vgcore.plots, vgcore.cli; "
+    code = ("import sys, vgcore, vgcore.experiments.chapter5, vgcore.experiments.plots, vgcore.cli; "
             "vgcore.cli.build_parser(); print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=_env(), timeout=60, cwd=str(tmp_path))
@@ -448,7 +452,7 @@ def test_sample_settings_train_every_depth_and_the_books_lmbda_does_not():
               "lmbda": sw["lmbda"], "n_train": len(X)} for k in (1, 2, 3, 4)]
     tasks.append({"kind": "sweep", "n_hidden": 4, "seed": 0, "epochs": 30, "lmbda": 5.0,
                   "n_train": len(X)})
-    results = chapter5._run_tasks(tasks, data, jobs=1, progress=False)
+    results = runner.run_tasks(tasks, data, jobs=1, progress=False)
     best = [diag.best_accuracies([acc], len(Xv))[0] for _, acc, _ in results]
     assert all(b > 85.0 for b in best[:4]), best           # every depth trains
     assert best[3] < best[2] < best[0]                      # and depth does not help

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import vgcore
-from vgcore import chapter5, cli
+from vgcore import cli
+from vgcore.experiments import chapter5
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(vgcore.__file__)))
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vgcore import diagnostics as diag
-from vgcore import reference as ref
+from vgcore.experiments import diagnostics as diag
+from vgcore.core import reference as ref
 
 
 @pytest.fixture(scope="module")

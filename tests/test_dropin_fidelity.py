@@ -18,7 +18,8 @@ import pytest
 
 import per_example as pe
 import vgcore.network2 as network2
-from vgcore import datasets, kernels, mnist_loader
+from vgcore import mnist_loader
+from vgcore.core import datasets, kernels
 from vgcore.errors import NonFiniteError
 
 COSTS = [("cross-entropy", network2.CrossEntropyCost), ("quadratic", network2.QuadraticCost)]
@@ -387,7 +388,8 @@ def test_one_example_matches_per_example(costname, cost, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_the_small_kernels_sigmoid_matches_the_reference_over_the_whole_range(dtype):
-    from vgcore import _small, reference
+    from vgcore import _small
+    from vgcore.core import reference
     z = np.concatenate([np.linspace(-800, 800, 20_001), np.linspace(-40, 40, 10_001),
                         [0.0, -0.0, 1e-300, -1e-300, 708, -708, -745, -746, -1e4, 1e4]])
     z = z.astype(dtype)

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-import vgcore.kernels as kernels
+import vgcore.core.kernels as kernels
 import vgcore.network2 as network2
 from vgcore.errors import DivergenceError, DivergenceWarning, NetworkFileError
 
@@ -636,14 +636,7 @@ def test_fuzz_kernels_layer(data):
 # vgcore.mnist_loader: random and mutated files
 # ---------------------------------------------------------------------------
 
-try:
-    from vgcore import mnist_loader
-    _LOADER = hasattr(mnist_loader, "load_data") and hasattr(mnist_loader, "_IDX_ROLES")
-except ImportError:          # pragma: no cover - the loader is not there yet
-    mnist_loader, _LOADER = None, False
-
-needs_loader = pytest.mark.skipif(not _LOADER, reason="vgcore.mnist_loader.load_data "
-                                                      "is not available")
+from vgcore import mnist_loader  # noqa: E402 (with its section)
 
 _IDX_NAMES = {"train_labels": ("train-labels-idx1-ubyte", 2049, 60000),
               "test_labels": ("t10k-labels-idx1-ubyte", 2049, 10000),
@@ -709,7 +702,6 @@ def idx_contents(draw, magic, count):
     return gzip.compress(gz)
 
 
-@needs_loader
 @fuzz
 @given(data=st.data())
 def test_fuzz_mnist_loader_idx_files(data, valid_idx_folder, tmp_path_factory):
@@ -755,7 +747,6 @@ _HOSTILE_PICKLES = [
 ]
 
 
-@needs_loader
 @fuzz
 @given(content=st.one_of(st.binary(max_size=200), _pickle_payloads(),
                          st.sampled_from(_HOSTILE_PICKLES),

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 
 from vgcore import _kernels
-from vgcore import kernels as K
-from vgcore import reference as R
+from vgcore.core import kernels as K
+from vgcore.core import reference as R
 
 CE = R.CrossEntropyCost
 QC = R.QuadraticCost
@@ -709,7 +709,8 @@ def test_mnist_epoch_matches_reference(mnist_dir):
 # ---------------------------------------------------------------------------
 
 def test_bench_per_example_baseline_matches_reference():
-    from vgcore.bench import PerExampleNetwork, _pairs, train_flops
+    from vgcore.bench.baseline import PerExampleNetwork, pairs as _pairs
+    from vgcore.bench.timing import train_flops
     sizes = [6, 5, 4, 3]
     ws, bs = make_net(sizes)
     X, Y = make_data(sizes, 23)

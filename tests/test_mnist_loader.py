@@ -27,7 +27,9 @@ import pytest
 
 from conftest import MNIST_SKIP_REASON
 from vgcore import mnist_loader as ml
-from vgcore._py2pickle import py2_dumps
+from vgcore.data import download as ml_download, idx as ml_idx
+from vgcore.data import safe_pickle as ml_pickle, sample as ml_sample
+from vgcore.data.py2pickle import py2_dumps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IDX_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -61,7 +63,7 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("VGCORE_NO_DOWNLOAD", "1")
     monkeypatch.setenv("VGCORE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(ml, "MIRRORS", ())
+    monkeypatch.setattr(ml_download, "MIRRORS", ())
     work = tmp_path / "proj" / "work"
     work.mkdir(parents=True)
     monkeypatch.chdir(work)
@@ -322,7 +324,7 @@ def test_sample_equals_slices_of_full_data(full):
 @needs_full
 def test_sample_rebuild_is_reproducible(tmp_path):
     a = tmp_path / "a.npz"
-    assert ml._build_sample(MNIST_DIR, a) == str(a)
+    assert ml_sample.build_sample(MNIST_DIR, a) == str(a)
     # byte for byte the shipped file (fixed zip dates; same zlib on this machine kind)
     assert a.read_bytes() == open(ml.SAMPLE_PATH, "rb").read()
     with np.load(a) as new, np.load(ml.SAMPLE_PATH) as shipped:
@@ -516,7 +518,7 @@ def test_py2_helper_writes_what_plain_pickle_loads_only_with_latin1():
             pickle.loads(data)          # the Python 2 str payload is not ASCII
     np.testing.assert_array_equal(xx, x)
     np.testing.assert_array_equal(yy, y)
-    (x2, y2), = ml._unpickle(io.BytesIO(data))
+    (x2, y2), = ml_pickle._unpickle(io.BytesIO(data))
     np.testing.assert_array_equal(x2, x)
     np.testing.assert_array_equal(y2, y)
     assert x2.dtype == np.float32 and y2.dtype == np.int64
@@ -528,7 +530,7 @@ def test_restricted_unpickler_reads_python3_pickles_of_arrays(protocol):
               np.arange(6, dtype=">i4"),
               np.asfortranarray(np.arange(6, dtype=np.float64).reshape(2, 3)),
               np.arange(5, dtype=np.uint8), np.zeros((0, 784), np.float32))
-    out = ml._unpickle(io.BytesIO(pickle.dumps(arrays, protocol=protocol)))
+    out = ml_pickle._unpickle(io.BytesIO(pickle.dumps(arrays, protocol=protocol)))
     assert len(out) == len(arrays)
     for a, b in zip(arrays, out):
         assert a.dtype == b.dtype and a.shape == b.shape
@@ -582,14 +584,14 @@ def test_damaged_pickles_give_clear_errors(tmp_path):
 
 
 def test_pickle_size_is_capped(tmp_path, monkeypatch):
-    monkeypatch.setattr(ml, "_MAX_PICKLE_BYTES", 1 << 20)
+    monkeypatch.setattr(ml_pickle, "_MAX_PICKLE_BYTES", 1 << 20)
     path = write_gz(tmp_path / "big.pkl.gz",
                     py2_dumps((np.zeros(2 << 20, np.uint8),)))
     with pytest.raises(ml.MNISTFormatError, match="more than 1 MiB"):
         ml.load_data(path)
 
 
-class _CountingReader(ml._LimitedReader):
+class _CountingReader(ml_pickle._LimitedReader):
     """The loader's reader, counting the unpickler's calls and the bytes it got."""
     calls = 0
     bytes = 0
@@ -610,7 +612,7 @@ class _CountingReader(ml._LimitedReader):
 @pytest.fixture
 def counting_reader(monkeypatch):
     _CountingReader.calls = _CountingReader.bytes = 0
-    monkeypatch.setattr(ml, "_LimitedReader", _CountingReader)
+    monkeypatch.setattr(ml_pickle, "_LimitedReader", _CountingReader)
     return _CountingReader
 
 
@@ -632,7 +634,7 @@ def test_a_pickle_of_millions_of_tiny_opcodes_is_refused_after_bounded_work(
         ml.load_data(path)
     # bounded work, not time: one call per opcode, at most the limit (+1 to refuse),
     # each a byte or two -- the 6 MB of opcodes behind it are never decompressed
-    assert counting_reader.calls <= ml._MAX_PICKLE_OPS + 1
+    assert counting_reader.calls <= ml_pickle._MAX_PICKLE_OPS + 1
     assert counting_reader.bytes <= 2 * counting_reader.calls
     # Nielsen's layout (three pairs of arrays) is read whole: a few dozen calls
     counting_reader.calls = 0
@@ -661,7 +663,7 @@ def test_a_huge_hostile_pickle_finishes_quickly_in_a_fresh_process(tmp_path):
 
 
 def test_a_gzip_bomb_is_refused_after_the_limit(tmp_path, monkeypatch, counting_reader):
-    monkeypatch.setattr(ml, "_MAX_PICKLE_BYTES", 1 << 20)
+    monkeypatch.setattr(ml_pickle, "_MAX_PICKLE_BYTES", 1 << 20)
     # a byte string announced and present at 4 MiB: refused when asked for
     path = write_gz(tmp_path / "bomb.pkl.gz", b"\x80\x02T" + (4 << 20).to_bytes(4, "little")
                     + bytes(4 << 20) + b".", level=9)
@@ -751,7 +753,7 @@ def test_numpy_entry_points_cannot_be_abused(tmp_path):
         path.write_bytes(payload)
         with pytest.raises(error):
             ml.load_data(path)
-    for guarded in ml._RestrictedUnpickler.ALLOWED.values():
+    for guarded in ml_pickle._RestrictedUnpickler.ALLOWED.values():
         assert not hasattr(guarded, "evil")
 
 
@@ -771,11 +773,11 @@ def test_read_idx_reads_small_valid_files(tmp_path):
     for name, content in (("i.raw", idx("images", 2, pixels)),
                           ("i.gz", gzip.compress(idx("images", 2, pixels)))):
         (tmp_path / name).write_bytes(content)
-        a = ml._read_idx(tmp_path / name, "images")
+        a = ml_idx.read_idx(tmp_path / name, "images")
         assert a.shape == (2, 784) and a.dtype == np.uint8 and not a.flags.writeable
         assert a[0, :256].tolist() == list(range(256))
     (tmp_path / "l.gz").write_bytes(gzip.compress(idx("labels", 13)))
-    assert ml._read_idx(tmp_path / "l.gz", "labels", 13).tolist() == [i % 10 for i in range(13)]
+    assert ml_idx.read_idx(tmp_path / "l.gz", "labels", 13).tolist() == [i % 10 for i in range(13)]
 
 
 BAD_IDX = {
@@ -804,7 +806,7 @@ def test_bad_idx_files(tmp_path, case, compressed):
     path = tmp_path / f"{case}.idx"
     path.write_bytes(content)
     with pytest.raises(ml.MNISTFormatError, match=match) as info:
-        ml._read_idx(path, kind)
+        ml_idx.read_idx(path, kind)
     assert isinstance(info.value, ValueError)
     assert str(path) in str(info.value) and info.value.path == str(path)
 
@@ -813,11 +815,11 @@ def test_idx_count_must_be_mnists(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte"
     path.write_bytes(idx("labels", 59999))
     with pytest.raises(ml.MNISTFormatError, match="59,999 labels.*60,000"):
-        ml._read_idx(path, "labels", 60000)
+        ml_idx.read_idx(path, "labels", 60000)
     # a header claiming 2**31 images: refused before anything is read
     path.write_bytes(gzip.compress(struct.pack(">IIII", 2051, 1 << 31, 28, 28)))
     with pytest.raises(ml.MNISTFormatError, match="2,147,483,648 images"):
-        ml._read_idx(path, "images", 60000)
+        ml_idx.read_idx(path, "images", 60000)
 
 
 def test_damaged_gzip_streams(tmp_path):
@@ -834,7 +836,7 @@ def test_damaged_gzip_streams(tmp_path):
         path = tmp_path / f"{name}.gz"
         path.write_bytes(content)
         with pytest.raises(ml.MNISTFormatError) as info:
-            ml._read_idx(path, "labels", 5000)
+            ml_idx.read_idx(path, "labels", 5000)
         assert str(path) in str(info.value)
         assert any(w in str(info.value) for w in ("gzip", "truncated", "label", "magic")), name
 
@@ -956,8 +958,8 @@ def test_default_checksums_match_the_official_shared_files(shared_checksums):
 @needs_full
 def test_download_cache_and_load(offline, monkeypatch, server, shared_checksums, full):
     monkeypatch.delenv("VGCORE_NO_DOWNLOAD")
-    monkeypatch.setattr(ml, "MIRRORS", (server.url,))
-    monkeypatch.setattr(ml, "CHECKSUMS", shared_checksums)
+    monkeypatch.setattr(ml_download, "MIRRORS", (server.url,))
+    monkeypatch.setattr(ml_download, "CHECKSUMS", shared_checksums)
     source = ml.find_data()
     assert source.kind == "idx" and source.path == str(offline.cache)
     assert source.origin == "downloaded into the cache folder"
@@ -1010,8 +1012,8 @@ def test_corrupted_download_is_refused_and_leaves_nothing(
         data += b"\x00"
     open(victim, "wb").write(bytes(data))
     monkeypatch.delenv("VGCORE_NO_DOWNLOAD")
-    monkeypatch.setattr(ml, "MIRRORS", (server.url,))
-    monkeypatch.setattr(ml, "CHECKSUMS", shared_checksums)
+    monkeypatch.setattr(ml_download, "MIRRORS", (server.url,))
+    monkeypatch.setattr(ml_download, "CHECKSUMS", shared_checksums)
     with pytest.raises(ml.MNISTChecksumError, match="t10k-images-idx3-ubyte.gz"):
         ml.load_data()
     assert _leftovers(offline.cache.parent) == []
@@ -1023,7 +1025,7 @@ def test_corrupted_download_is_refused_and_leaves_nothing(
 def test_server_down_gives_the_not_found_error(offline, monkeypatch):
     dead = _dead_url()
     monkeypatch.delenv("VGCORE_NO_DOWNLOAD")
-    monkeypatch.setattr(ml, "MIRRORS", (dead,))
+    monkeypatch.setattr(ml_download, "MIRRORS", (dead,))
     with pytest.raises(ml.MNISTNotFoundError) as info:
         ml.load_data()
     msg = str(info.value)
@@ -1035,7 +1037,7 @@ def test_server_down_gives_the_not_found_error(offline, monkeypatch):
 
 
 def test_switched_off_downloads_send_no_request(offline, monkeypatch, server):
-    monkeypatch.setattr(ml, "MIRRORS", (server.url,))
+    monkeypatch.setattr(ml_download, "MIRRORS", (server.url,))
     with pytest.raises(ml.MNISTNotFoundError, match="VGCORE_NO_DOWNLOAD is set"):
         ml.load_data()
     monkeypatch.delenv("VGCORE_NO_DOWNLOAD")
@@ -1052,3 +1054,29 @@ def test_switched_off_downloads_send_no_request(offline, monkeypatch, server):
         ml.load_data(download=True)
     assert server.hits == ["/" + IDX_NAMES[0]]
     assert _leftovers(offline.cache.parent) == []
+
+
+def test_loading_never_imports_pooch(tmp_path):
+    """pooch (and requests under it) are imported only for a download: not by
+    the import, not when the data is found, not when downloads are off."""
+    env = {k: v for k, v in os.environ.items() if k != "VGCORE_MNIST"}
+    env.update(VGCORE_CACHE=str(tmp_path / "cache"), VGCORE_NO_DOWNLOAD="1")
+    script = ("import sys, vgcore.mnist_loader as ml\n"
+              "assert 'pooch' not in sys.modules\n"
+              "ml.load_data_wrapper(sample=True)\n"
+              "try:\n    ml.find_data()\nexcept ml.MNISTNotFoundError:\n    pass\n"
+              "print('pooch' in sys.modules, 'requests' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert r.stdout.split() == ["False", "False"]
+
+
+def test_vgcore_mnist_is_the_loaders_command(offline, capsys):
+    """``vgcore mnist`` runs what ``python -m vgcore.mnist_loader`` runs."""
+    from vgcore import cli
+    assert cli.main(["mnist", "info"]) == 1
+    assert "MNIST data not found" in capsys.readouterr().out
+    assert cli.main(["mnist", "build-sample", "nowhere", "out.npz"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vgcore mnist: error: ") and err.count("\n") == 1

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from vgcore import _kernels
-from vgcore import kernels as K
-from vgcore import reference as R
+from vgcore.core import kernels as K
+from vgcore.core import reference as R
 
 ACTS = list(R.ACTIVATIONS)
 METRICS = list(K.MONITOR_METRICS)

@@ -146,7 +146,7 @@ def test_soft_targets_follow_the_per_example_trajectory(costname, cost, monkeypa
     """Targets that are not one-hot reach the kernels as the rows of Y,
     exact one-hot ones as their labels (fewer cache misses, same numbers):
     both follow the per-example oracle."""
-    from vgcore import kernels
+    from vgcore.core import kernels
     seen = []
     real = kernels.sgd_epoch
 

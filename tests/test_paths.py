@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from vgcore import _kernels
-from vgcore import kernels as K
-from vgcore import reference as R
+from vgcore.core import kernels as K
+from vgcore.core import reference as R
 
 SIMD = [p for p in ("avx512", "avx2", "baseline") if p in _kernels.available_paths()]
 
@@ -113,7 +113,7 @@ def test_choose_path_refuses_clearly(value, match):
         _kernels.choose_path(value, ("avx2", "baseline", "blas"))
 
 
-def _in_subprocess(env_value, cwd, code="import vgcore.kernels as K; print(K.cpu_path())"):
+def _in_subprocess(env_value, cwd, code="import vgcore.core.kernels as K; print(K.cpu_path())"):
     """Run ``code`` with ``$VGCORE_CPU`` set, importing the vgcore under test
     (installed or built in place), in ``cwd`` (not a source tree)."""
     import vgcore

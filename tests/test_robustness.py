@@ -16,16 +16,15 @@ import subprocess
 import sys
 import textwrap
 import threading
-import types
 import warnings
 
 import numpy as np
 import pytest
 
-from vgcore.bench import _rss_kib  # resident memory in KiB, None off Linux
+from vgcore.bench.timing import rss_kib as _rss_kib  # resident memory in KiB, None off Linux
 
 import vgcore
-import vgcore._files
+import vgcore._support.files
 import vgcore.network2 as network2
 from vgcore.errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                            NonFiniteError)
@@ -441,7 +440,7 @@ _HUGE_BATCH_KERNEL = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
     import numpy as np
-    from vgcore import kernels
+    from vgcore.core import kernels
     rng = np.random.default_rng(0)
     W = [rng.standard_normal((3, 4)), rng.standard_normal((2, 3))]
     B = [np.zeros((3, 1)), np.zeros((2, 1))]
@@ -579,7 +578,7 @@ def test_results_that_overflow_raise_instead_of_returning_inf():
                                     "learning_speeds"])
 def test_a_nan_result_from_finite_input_raises(method, monkeypatch):
     """The guard behind every result (inf - inf inside a BLAS call, say)."""
-    import vgcore.kernels as kernels
+    import vgcore.core.kernels as kernels
 
     def poisoned(fn):
         def wrapper(*args, **kw):
@@ -595,8 +594,9 @@ def test_a_nan_result_from_finite_input_raises(method, monkeypatch):
     # one example goes to the small-call kernels first: a NaN made inside
     # their BLAS shows up as a non-finite z, reported so (None), and the
     # general path then computes again and meets the poisoned result
-    monkeypatch.setattr(network2, "_small", types.SimpleNamespace(
-        forward=lambda *args: None, backprop=lambda *args: None))
+    from vgcore import _small
+    monkeypatch.setattr(_small, "forward", lambda *args: None)
+    monkeypatch.setattr(_small, "backprop", lambda *args: None)
     net = make_net([4, 3, 3, 2])
     with pytest.raises(NonFiniteError, match="overflowed"):
         {"feedforward": lambda: net.feedforward(X4),
@@ -834,7 +834,7 @@ def test_save_through_a_symlink_replaces_the_target(tmp_path):
 
 
 def test_save_fallback_without_o_tmpfile(tmp_path, monkeypatch):
-    monkeypatch.setattr(vgcore._files, "open_unnamed", lambda d: None)
+    monkeypatch.setattr(vgcore._support.files, "open_unnamed", lambda d: None)
     (tmp_path / "plain").write_text("x")
     f = tmp_path / "net.json"
     net = make_net()

@@ -6,10 +6,10 @@ import threading
 import numpy as np
 import pytest
 
-from vgcore.bench import _rss_kib  # resident memory in KiB, None off Linux
+from vgcore.bench.timing import rss_kib as _rss_kib  # resident memory in KiB, None off Linux
 
 from vgcore import _kernels
-from vgcore import kernels as K
+from vgcore.core import kernels as K
 
 
 def _net_and_data(seed, sizes=(30, 20, 10, 5), N=500):

@@ -79,7 +79,7 @@ say "sdist"
 sdist=$(ls "$work"/sdist/vgcore-*.tar.gz)
 cp "$sdist" "$out/"
 tar tzf "$sdist" >"$work/sdist.txt"
-for f in src_c/_kernels.pyx vgcore/_data/mnist_sample.npz tests/conftest.py; do
+for f in src_c/_kernels.pyx vgcore/data/_data/mnist_sample.npz tests/conftest.py; do
     grep -q "/$f\$" "$work/sdist.txt" || { echo "sdist lacks $f" >&2; exit 1; }
 done
 echo "$(basename "$sdist")"
@@ -107,8 +107,8 @@ for v in $versions; do
         grep '\.libs/' "$work/wheel$v.txt" >&2
         exit 1
     fi
-    grep -q 'vgcore/_data/mnist_sample.npz' "$work/wheel$v.txt" \
-        || { echo "$(basename "$whl") lacks vgcore/_data/mnist_sample.npz" >&2; exit 1; }
+    grep -q 'vgcore/data/_data/mnist_sample.npz' "$work/wheel$v.txt" \
+        || { echo "$(basename "$whl") lacks vgcore/data/_data/mnist_sample.npz" >&2; exit 1; }
     auditwheel show "$whl" >"$work/show$v.txt" 2>&1
     tr -s ' \n' ' ' <"$work/show$v.txt" | sed 's/^ *//'; echo
     # Smoke test: the wheel imports, and one epoch matches the reference.
@@ -116,7 +116,7 @@ for v in $versions; do
     (cd "$work" && "$venv/bin/python" - <<'EOF'
 import numpy as np
 import vgcore, vgcore._kernels
-from vgcore import kernels, reference as ref
+from vgcore.core import kernels, reference as ref
 rng = np.random.default_rng(0)
 sizes = [784, 30, 30, 10]
 W = [rng.standard_normal((y, x)) / np.sqrt(x) for x, y in zip(sizes[:-1], sizes[1:])]

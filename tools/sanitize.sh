@@ -79,7 +79,8 @@ if [[ $tool == valgrind ]]; then
 import sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
-from vgcore import kernels as K, _kernels
+from vgcore import _kernels
+from vgcore.core import kernels as K
 rng = np.random.default_rng(0)
 calls = 0
 for path, sizes in [(p, s) for p in _kernels.available_paths()

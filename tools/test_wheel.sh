@@ -14,7 +14,7 @@
 #      (the wheel plus the `test` extras of pyproject.toml);
 #   4. a copy of tests/ in the temporary folder, and pytest run there, so
 #      `import vgcore` can only find the installed wheel (checked): a module,
-#      the compiled extension or a data file (vgcore/_data/*) missing from
+#      the compiled extension or a data file (vgcore/data/_data/*) missing from
 #      the wheel makes the tests fail.
 # $VGCORE_MNIST is passed through, so the full-MNIST tests run when it is set.
 #
@@ -50,8 +50,8 @@ if grep -q '\.libs/' "$work/wheel.txt"; then
     grep '\.libs/' "$work/wheel.txt" >&2
     exit 1
 fi
-grep -q 'vgcore/_data/mnist_sample.npz' "$work/wheel.txt" \
-    || { echo "the wheel lacks vgcore/_data/mnist_sample.npz" >&2; exit 1; }
+grep -q 'vgcore/data/_data/mnist_sample.npz' "$work/wheel.txt" \
+    || { echo "the wheel lacks vgcore/data/_data/mnist_sample.npz" >&2; exit 1; }
 echo "   $(basename "$whl"), $(du -k "$whl" | cut -f1) KiB"
 
 say "fresh virtual environment: vgcore[test] from the wheel"

@@ -1,12 +1,17 @@
 """vgcore: a fast, faithful, instrumented drop-in for Nielsen's network2.
 
-Submodules (imported on demand, so ``import vgcore`` stays light):
+The public faces (imported on demand, so ``import vgcore`` stays light):
 
 - ``vgcore.network2``: the drop-in replacement for ``network2.py``;
 - ``vgcore.mnist_loader``: the drop-in MNIST loader;
-- ``vgcore.reference``: the pure-numpy reference of the mathematics;
-- ``vgcore.kernels``: the Python layer over the compiled Cython kernels;
-- ``vgcore.chain``, ``vgcore.diagnostics``, ``vgcore.chapter5``: the
-  chapter 5 experiments, run by ``vgcore chapter5``.
+- ``vgcore.errors``: the exceptions and warnings;
+- the ``vgcore`` command (``vgcore.cli``): ``chapter5``, ``bench``,
+  ``mnist``, ``info``.
+
+Behind them, by layer (``docs/architecture.md``): ``vgcore.core`` (the
+numpy reference, the kernels' Python layer, the choice between them, the
+data conversion and the checks), ``vgcore.data`` (MNIST on disk),
+``vgcore.experiments`` (chapter 5), ``vgcore.bench`` (``vgcore bench``)
+and ``vgcore._support`` (atomic files, the lock, lazy imports).
 """
 __version__ = "0.1.0"

@@ -12,12 +12,12 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench", "chapter5"]
+SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli"]
 
 
 def kernels_line():
     """Which kernels run here: the path in use and those available."""
-    from . import kernels
+    from .core import kernels
     try:                            # the extension loads here, at first use
         path, paths = kernels.cpu_path(), kernels.cpu_paths()
     except Exception as e:          # e.g. a bad $VGCORE_CPU: say why
@@ -43,10 +43,10 @@ def _info(args):
     import platform
     import numpy
     import scipy
-    from .bench import _cpu_name
+    from .bench.timing import cpu_name
     print(f"vgcore {__version__}")
     print(kernels_line())
-    print(f"CPU: {_cpu_name()} ({platform.machine()})")
+    print(f"CPU: {cpu_name()} ({platform.machine()})")
     print(f"Python {platform.python_version()}, numpy {numpy.__version__}, "
           f"scipy {scipy.__version__}")
     try:

@@ -18,9 +18,23 @@ apart:
   infinity.  With the default ``on_divergence="warn"`` the same event is a
   :class:`DivergenceWarning` (a ``RuntimeWarning``) and training goes on as
   network2's would.
-"""
 
-__all__ = ["NonFiniteError", "NetworkFileError", "DivergenceWarning", "DivergenceError"]
+The MNIST loader (:mod:`vgcore.mnist_loader`) has its own five:
+
+- :class:`MNISTFormatError` (a ``ValueError``): a data file is malformed;
+- :class:`MNISTChecksumError` (a ``MNISTFormatError``): a download did not
+  match its MD5 or size;
+- :class:`UnsafePickleError` (a ``MNISTFormatError`` and a
+  ``pickle.UnpicklingError``): a pickle asked for more than plain arrays;
+- :class:`MNISTNotFoundError` (a ``FileNotFoundError``): no data anywhere;
+- :class:`MNISTDownloadError` (an ``OSError``): no mirror could be reached.
+"""
+import os
+import pickle
+
+__all__ = ["NonFiniteError", "NetworkFileError", "DivergenceWarning", "DivergenceError",
+           "MNISTFormatError", "MNISTChecksumError", "UnsafePickleError",
+           "MNISTNotFoundError", "MNISTDownloadError"]
 
 
 class NonFiniteError(ValueError):
@@ -104,3 +118,46 @@ class DivergenceError(FloatingPointError, _DivergenceInfo):
         super().__init__(message)
         self._set_info(epoch, mini_batch, layer, parameter, layers, message)
         self.results = results
+
+
+# ----------------------------------------------------------------------
+# MNIST (vgcore.mnist_loader)
+# ----------------------------------------------------------------------
+
+class MNISTFormatError(ValueError):
+    """A data file is malformed.  ``path`` is the file, when known, and
+    ``reason`` what is wrong with it (the message without the path)."""
+
+    def __init__(self, message, path=None):
+        self.reason = message
+        self.path = None if path is None else os.fspath(path)
+        super().__init__(message if path is None else f"{self.path}: {message}")
+
+
+class MNISTChecksumError(MNISTFormatError):
+    """A downloaded file did not have the expected MD5 checksum or size."""
+
+
+class UnsafePickleError(MNISTFormatError, pickle.UnpicklingError):
+    """A pickle asked for something other than plain numpy arrays.
+
+    Raised before that thing is created: a hostile pickle cannot run code.
+    """
+
+
+class MNISTNotFoundError(FileNotFoundError):
+    """No MNIST data was found.  ``searched`` lists every place tried."""
+
+    def __init__(self, message, searched=()):
+        self.searched = list(searched)
+        super().__init__(message)
+
+    def __str__(self):
+        return self.args[0] if self.args else ""
+
+
+class MNISTDownloadError(OSError):
+    """``download_mnist`` could not fetch a file from any mirror."""
+
+    def __str__(self):
+        return self.args[0] if self.args else ""

@@ -16,17 +16,18 @@ initial weights and the same mini-batches, so the same training
 trajectory up to floating-point summation order.
 
 What happens underneath is different: the whole mini-batch goes through
-the network as one matrix, in compiled kernels (:mod:`vgcore.kernels`)
+the network as one matrix, in compiled kernels (:mod:`vgcore.core.kernels`)
 that run a whole stretch of mini-batches without returning to Python.
 Calls on one example or a few (``backprop(x, y)``, ``feedforward(x)``,
 ``accuracy``/``total_cost`` of a handful of pairs) go to small compiled
-kernels that read the parameters in place (``vgcore._small``).  This
+kernels that read the parameters in place (:mod:`vgcore.core.small`).  This
 module holds no numerical code itself: it converts the data
-(:mod:`vgcore.datasets`; a list of pairs once, reused while the list holds
-the same pairs) and delegates the mathematics to the kernels, or, for a
-cost class of your own, to the numpy reference (:mod:`vgcore.reference`),
-which calls your ``fn`` and ``delta`` one example at a time as network2
-does.  The compiled kernels, and SciPy's BLAS with them, are loaded at the
+(:mod:`vgcore.core.datasets`; a list of pairs once, reused while the list
+holds the same pairs) and delegates the mathematics to the backend that
+:func:`vgcore.core.backend.for_cost` picks for the network's cost: the
+kernels, or, for a cost class of your own, the numpy reference
+(:mod:`vgcore.core.reference`), which calls your ``fn`` and ``delta`` one
+example at a time as network2 does.  The compiled kernels, and SciPy's BLAS with them, are loaded at the
 first call that needs them, so ``import vgcore.network2`` stays quick.
 
 Deliberate differences from network2
@@ -79,7 +80,7 @@ NaN or infinity raise :class:`~vgcore.errors.NonFiniteError` (a
   (a negative learning rate or regularisation is refused: it would climb
   the cost).  A huge ``eta`` or ``lmbda`` is allowed; if it makes training
   diverge, ``on_divergence`` says so.
-- Data: see :mod:`vgcore.datasets` -- inputs and targets finite, labels
+- Data: see :mod:`vgcore.core.datasets` -- inputs and targets finite, labels
   ints in ``[0, sizes[-1])``, at least one example; where labels are needed
   (accuracy) target vectors must be exactly one-hot.
 - Parameters: ``net.weights`` and ``net.biases`` lists (or tuples) of
@@ -132,18 +133,16 @@ import random
 
 import numpy as np
 
-from . import _divergence, _files, _locks, kernels
-from . import reference as _ref
-from ._checks import (CheckedCost, as_columns, builtin_cost, check_cost, check_dtype,
-                      check_n, check_on_divergence, check_parameters, check_path,
-                      check_real, check_result, check_sgd_args, check_sizes, cost_name,
-                      nonfinite_layers)
-from ._lazy import LazyModule
-from .datasets import (as_dataset, as_row, cached_dataset, one_hot, require_labels,
-                       small_rows)
+from ._support import files as _files, locks as _locks
+from .core import backend as _backend, divergence as _divergence, netfile, small
+from .core import reference as _ref
+from .core._checks import (as_columns, check_cost, check_dtype, check_n, check_on_divergence,
+                           check_parameters, check_path, check_real, check_result,
+                           check_sgd_args, check_sizes, cost_name, nonfinite_layers)
+from .core.datasets import as_dataset, cached_dataset, one_hot, require_labels
 from .errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                      NonFiniteError)
-from .reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
+from .core.reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load",
            "vectorized_result", "sigmoid", "sigmoid_prime",
@@ -154,13 +153,6 @@ __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load",
 #: few milliseconds and leaves the network after a completed mini-batch,
 #: and the parameters are checked for NaN/infinity.
 _CHUNK_EXAMPLES = 2048
-
-#: Calls on at most this many examples go to the small-call kernels, which
-#: read the parameters in place (``vgcore._small``; measured: below ~30
-#: examples they beat ``vgcore.kernels``, whose every call first copies the
-#: weights transposed).  They load SciPy's BLAS: imported at the first call.
-_SMALL_ROWS = 32
-_small = LazyModule("vgcore._small", globals(), "_small")
 
 
 class Network:
@@ -207,18 +199,14 @@ class Network:
         """
         with self._lock().writing("default_weight_initializer"):
             sizes = check_sizes(self.sizes, "net.sizes")
-            self.biases = [np.random.randn(y, 1) for y in sizes[1:]]
-            self.weights = [np.random.randn(y, x) / np.sqrt(x)
-                            for x, y in zip(sizes[:-1], sizes[1:])]
+            self.weights, self.biases = _ref.initial_parameters(sizes)
             self._cast_parameters()
 
     def large_weight_initializer(self):
         """Standard Gaussian weights and biases (the book's chapter 1 choice)."""
         with self._lock().writing("large_weight_initializer"):
             sizes = check_sizes(self.sizes, "net.sizes")
-            self.biases = [np.random.randn(y, 1) for y in sizes[1:]]
-            self.weights = [np.random.randn(y, x)
-                            for x, y in zip(sizes[:-1], sizes[1:])]
+            self.weights, self.biases = _ref.initial_parameters(sizes, "large")
             self._cast_parameters()
 
     def _cast_parameters(self):
@@ -230,6 +218,11 @@ class Network:
     # ------------------------------------------------------------------
     # Forward pass and gradients of one example (network2's API)
     # ------------------------------------------------------------------
+    #
+    # Every public method first tries the small-call kernels on the
+    # parameters as they are held (vgcore.core.small); they answer None for
+    # anything not in their plain form, or a non-finite number, and the
+    # general path then checks everything (and so explains what is wrong).
 
     def feedforward(self, a):
         """Output of the network for the input column ``a`` (``(784, 1)``).
@@ -239,18 +232,15 @@ class Network:
         ``784`` values gives a 1-D output.
         """
         with self._lock().reading:
-            out = self._small_feedforward(a)
+            out = small.feedforward(*self._held(), a)
             if out is not None:
                 return out
             W, B = self._parameters()
             A, column = as_columns(a, self.sizes[0], self._dtype())
             if A.shape[0] == 0:
                 out = np.empty((0, self.sizes[-1]), dtype=self._dtype())
-            elif self._fast():
-                out = kernels.feedforward(W, B, A)
             else:
-                with np.errstate(all="ignore"):
-                    out = _ref.feedforward(W, B, A)
+                out = self._backend().feedforward(W, B, A)
             check_result(out, "feedforward", "the output")
             return out[0] if column else np.ascontiguousarray(out.T)
 
@@ -265,84 +255,19 @@ class Network:
         ``(n_out, 1)`` target vector or an int label.
         """
         with self._lock().reading:
-            grads = self._small_backprop(x, y)
+            backend = self._backend()
+            grads = backend.small_backprop(self._held(), x, y)
             if grads is not None:
                 return grads
             self._cost()
             W, B = self._parameters()
             data = as_dataset([(x, y)], self.sizes[0], self.sizes[-1], self._dtype(),
                               "backprop(x, y)")
-            grad = kernels.backprop if self._fast() else _ref.backprop
-            with np.errstate(all="ignore"):
-                nabla_b, nabla_w = grad(W, B, data.X, data.Y, self._math_cost())
+            nabla_b, nabla_w = backend.backprop(W, B, data.X, data.Y)
             for name, arrays in (("nabla_b", nabla_b), ("nabla_w", nabla_w)):
                 for l, g in enumerate(arrays):
                     check_result(g, "backprop", f"{name}[{l}]")
             return nabla_b, nabla_w
-
-    # The small-call paths.  Each returns None whenever anything is not in
-    # the plain form the small kernels read, or the kernels report a
-    # non-finite number: the caller then takes its general path, which
-    # checks everything (and so explains what is wrong) -- a NaN or infinite
-    # parameter or input always shows up as a non-finite z in the kernels.
-
-    def _small_feedforward(self, a):
-        sizes = self.sizes
-        if (type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1)
-                or type(sizes) is not list or not sizes or a.shape[0] != sizes[0]):
-            return None                      # one (n_in, 1) or (n_in,) column only
-        out = _small.forward(self.weights, self.biases, sizes,
-                             self.__dict__.get("dtype", np.float64), a)
-        if out is None:
-            return None
-        return out.reshape(-1, 1) if a.ndim == 2 else out.reshape(-1)
-
-    def _small_backprop(self, x, y):
-        cost = builtin_cost(self.cost)
-        if cost is None:
-            return None
-        if type(y) is int or isinstance(y, np.integer):
-            label, y = y, None
-            if not 0 <= label < 2**31:
-                return None
-        else:
-            label = -1
-        return _small.backprop(self.weights, self.biases, self.sizes,
-                               self.__dict__.get("dtype", np.float64), x, y, label,
-                               0 if cost is CrossEntropyCost else 1)
-
-    def _small_update(self, mini_batch, eta, lmbda, n):
-        """New ``(weights, biases)`` after one step on a small mini-batch, or None."""
-        cost = builtin_cost(self.cost)
-        dtype = self.__dict__.get("dtype", np.float64)
-        sizes = self.sizes
-        if (cost is None or dtype is not np.float64 and dtype is not np.float32
-                or type(sizes) is not list or len(sizes) < 2
-                or type(sizes[0]) is not int or type(sizes[-1]) is not int):
-            return None
-        rows = small_rows(mini_batch, sizes[0], sizes[-1], dtype, _SMALL_ROWS)
-        if rows is None:
-            return None
-        X, labels, Y = rows
-        return _small.update(self.weights, self.biases, sizes, dtype, X, Y, labels,
-                             0 if cost is CrossEntropyCost else 1, eta, lmbda, n)
-
-    def _small_outputs(self, data, need_labels):
-        """``(out, z, labels, Y)`` of a few examples, or None (see above)."""
-        dtype = self.__dict__.get("dtype", np.float64)
-        sizes = self.sizes
-        if (dtype is not np.float64 and dtype is not np.float32 or type(sizes) is not list
-                or len(sizes) < 2):
-            return None
-        n_in, n_out = sizes[0], sizes[-1]
-        if type(n_in) is not int or type(n_out) is not int:
-            return None
-        rows = small_rows(data, n_in, n_out, dtype, _SMALL_ROWS, need_labels)
-        if rows is None:
-            return None
-        X, labels, Y = rows
-        result = _small.forward(self.weights, self.biases, sizes, dtype, X, True)
-        return None if result is None else (*result, labels, Y)
 
     # ------------------------------------------------------------------
     # Training
@@ -406,127 +331,122 @@ class Network:
         become NaN or infinite (module docstring, "Divergence").
         """
         with self._lock().writing("SGD"):
-            return self._sgd(training_data, epochs, mini_batch_size, eta, lmbda,
-                             evaluation_data, monitor_evaluation_cost,
-                             monitor_evaluation_accuracy, monitor_training_cost,
-                             monitor_training_accuracy, early_stopping_n,
-                             speed_probe, record_minibatch_speeds, on_divergence)
+            run = self._start_sgd(training_data, epochs, mini_batch_size, eta, lmbda,
+                                  evaluation_data, early_stopping_n, speed_probe,
+                                  record_minibatch_speeds, on_divergence,
+                                  (monitor_evaluation_cost, monitor_evaluation_accuracy,
+                                   monitor_training_cost, monitor_training_accuracy))
+            for j in range(run.epochs):
+                if run.probe is not None:
+                    self.speed_history.append(self._learning_speeds(run.probe, checked=False))
+                self._train_epoch(run, j)
+                print("Epoch %s training complete" % j)
+                self._monitor(run, j)
+                if run.early_stopping_n > 0 and run.no_improvement(
+                        self._accuracy_now(run)):
+                    break
+            return run.results
 
-    def _sgd(self, training_data, epochs, mini_batch_size, eta, lmbda,
-             evaluation_data, monitor_evaluation_cost, monitor_evaluation_accuracy,
-             monitor_training_cost, monitor_training_accuracy, early_stopping_n,
-             speed_probe, record_minibatch_speeds, on_divergence):
+    def _start_sgd(self, training_data, epochs, mini_batch_size, eta, lmbda,
+                   evaluation_data, early_stopping_n, speed_probe, record_minibatch_speeds,
+                   on_divergence, monitor):
+        """Check every argument and convert the data: a :class:`_Run`."""
         epochs, mini_batch_size, eta, lmbda, early_stopping_n = check_sgd_args(
             epochs, mini_batch_size, eta, lmbda, early_stopping_n)
         on_divergence = check_on_divergence(on_divergence)
         self._cost()
+        backend = self._backend()
         W, B = self._parameters()
-        train, rows, converted, shuffled = self._training_set(training_data)
-        if monitor_training_accuracy:
-            require_labels(train, "training_data")
-        n = len(train)
+        run = _Run(backend, epochs, eta, lmbda, early_stopping_n, on_divergence, monitor)
+        run.train, run.rows, run.converted, run.shuffled = self._training_set(training_data)
+        if run.monitor_training_accuracy:
+            require_labels(run.train, "training_data")
+        run.n = len(run.train)
         # a mini-batch larger than the data is the whole data: the same
         # steps, without asking the kernels for a workspace of that size
-        mini_batch_size = min(mini_batch_size, n)
-        needs_eval = bool(monitor_evaluation_cost or monitor_evaluation_accuracy
-                          or early_stopping_n)
-        evaluation = None
-        if needs_eval:
+        run.mini_batch_size = min(mini_batch_size, run.n)
+        if monitor[0] or monitor[1] or early_stopping_n:
             if evaluation_data is None:
                 raise ValueError("evaluation_data is required to monitor evaluation "
                                  "cost or accuracy, or for early stopping")
-            evaluation = self._dataset(evaluation_data, "evaluation_data")
-            if monitor_evaluation_accuracy or early_stopping_n:
-                require_labels(evaluation, "evaluation_data")
-        probe = None if speed_probe is None else self._dataset(speed_probe, "speed_probe")
-        if record_minibatch_speeds and not self._fast():
+            run.evaluation = self._dataset(evaluation_data, "evaluation_data")
+            if run.monitor_evaluation_accuracy or early_stopping_n:
+                require_labels(run.evaluation, "evaluation_data")
+        if speed_probe is not None:
+            run.probe = self._dataset(speed_probe, "speed_probe")
+        if record_minibatch_speeds and not backend.records_speeds:
             raise ValueError("record_minibatch_speeds needs a built-in cost "
                              "(CrossEntropyCost or QuadraticCost)")
-
-        W, B = self._working_copies(W, B)
-        batches_per_epoch = -(-n // mini_batch_size)
-        chunk = max(1, _CHUNK_EXAMPLES // mini_batch_size) * mini_batch_size
-        speeds = (np.zeros((epochs * batches_per_epoch, len(W)))
-                  if record_minibatch_speeds else None)
+        run.W, run.B = self._working_copies(W, B)
+        run.batches_per_epoch = -(-run.n // run.mini_batch_size)
         self.speed_history = []
         if record_minibatch_speeds:
-            self.minibatch_speeds = speeds[:, :-1]
+            run.speeds = np.zeros((epochs * run.batches_per_epoch, len(W)))
+            self.minibatch_speeds = run.speeds[:, :-1]
+        return run
 
-        evaluation_cost, evaluation_accuracy = [], []
-        training_cost, training_accuracy = [], []
-        results = (evaluation_cost, evaluation_accuracy, training_cost, training_accuracy)
-        watch = on_divergence != "ignore"          # parameters: report once
-        watch_cost = watch                         # monitored costs: report once
-        best_accuracy, no_accuracy_change = 0, 0
-        for j in range(epochs):
-            if probe is not None:
-                self.speed_history.append(self._learning_speeds(probe, checked=False))
-            # network2's random.shuffle(training_data): the same random
-            # numbers and the same permutation, applied to the caller's list
-            # (in place) and to the rows of the converted arrays
-            idx = list(range(n))
-            random.shuffle(idx)
-            rows = rows[np.array(idx, dtype=np.int64)]
-            if shuffled is not None:
-                shuffled[:] = [shuffled[i] for i in idx]
-                if converted is not None:
-                    converted.reordered(rows)
-            # One mini-batch holding every example (full-batch descent) sums
-            # the same gradients in any order: take them in storage order,
-            # which spares the kernels a gather of the whole data set.
-            perm = np.arange(n, dtype=np.int64) if mini_batch_size >= n else rows
-            for start in range(0, n, chunk):
-                idx = perm[start:start + chunk]
-                first = j * batches_per_epoch + start // mini_batch_size
-                out = None if speeds is None else speeds[
-                    first:first + -(-len(idx) // mini_batch_size)]
-                before = self._snapshot(W, B) if watch else None
-                W, B = self._run(W, B, train, idx, mini_batch_size, eta, lmbda, n, out)
-                self.weights, self.biases = W, B
-                if watch and nonfinite_layers(W, B):
-                    _divergence.report_parameters(
-                        self, before, train, idx, mini_batch_size, eta, lmbda, n,
-                        j, start // mini_batch_size, on_divergence, results)
-                    watch = False
-            print("Epoch %s training complete" % j)
-            if monitor_training_cost:
-                cost = self._evaluate(train, lmbda, checked=False)[1]
-                training_cost.append(cost)
-                print("Cost on training data: {}".format(cost))
-            if monitor_training_accuracy:
-                accuracy = self._evaluate(train, 0.0, checked=False)[0]
-                training_accuracy.append(accuracy)
-                print("Accuracy on training data: {} / {}".format(accuracy, n))
-            if monitor_evaluation_cost:
-                cost = self._evaluate(evaluation, lmbda, checked=False)[1]
-                evaluation_cost.append(cost)
-                print("Cost on evaluation data: {}".format(cost))
-            if monitor_evaluation_accuracy:
-                accuracy = self._evaluate(evaluation, 0.0, checked=False)[0]
-                evaluation_accuracy.append(accuracy)
-                print("Accuracy on evaluation data: {} / {}".format(
-                    accuracy, len(evaluation)))
-            print()
-            if watch_cost:
-                for what, costs in (("training", training_cost if monitor_training_cost
-                                     else None),
-                                    ("evaluation", evaluation_cost if monitor_evaluation_cost
-                                     else None)):
-                    if costs is not None and not np.isfinite(costs[-1]):
-                        _divergence.report_cost(what, costs[-1], j, eta, lmbda, n,
-                                                on_divergence, results)
-                        watch_cost = False
-                        break
-            if early_stopping_n > 0:
-                accuracy = (evaluation_accuracy[-1] if monitor_evaluation_accuracy
-                            else self._evaluate(evaluation, 0.0, checked=False)[0])
-                if accuracy > best_accuracy:
-                    best_accuracy, no_accuracy_change = accuracy, 0
-                else:
-                    no_accuracy_change += 1
-                if no_accuracy_change == early_stopping_n:
-                    break
-        return results
+    def _train_epoch(self, run, j):
+        """Epoch ``j``: network2's shuffle, then the kernels a stretch at a time."""
+        # network2's random.shuffle(training_data): the same random numbers
+        # and the same permutation, applied to the caller's list (in place)
+        # and to the rows of the converted arrays
+        idx = list(range(run.n))
+        random.shuffle(idx)
+        run.rows = run.rows[np.array(idx, dtype=np.int64)]
+        if run.shuffled is not None:
+            run.shuffled[:] = [run.shuffled[i] for i in idx]
+            if run.converted is not None:
+                run.converted.reordered(run.rows)
+        # One mini-batch holding every example (full-batch descent) sums the
+        # same gradients in any order: take them in storage order, which
+        # spares the kernels a gather of the whole data set.
+        mbs = run.mini_batch_size
+        perm = np.arange(run.n, dtype=np.int64) if mbs >= run.n else run.rows
+        chunk = max(1, _CHUNK_EXAMPLES // mbs) * mbs
+        for start in range(0, run.n, chunk):
+            idx = perm[start:start + chunk]
+            first = j * run.batches_per_epoch + start // mbs
+            speeds = None if run.speeds is None else run.speeds[
+                first:first + -(-len(idx) // mbs)]
+            before = run.backend.snapshot(run.W, run.B) if run.watch else None
+            run.W, run.B = run.backend.train(run.W, run.B, run.train, idx, mbs, run.eta,
+                                             run.lmbda, run.n, speeds)
+            self.weights, self.biases = run.W, run.B
+            if run.watch and nonfinite_layers(run.W, run.B):
+                _divergence.report_parameters(
+                    self, run.backend, before, run.train, idx, mbs, run.eta, run.lmbda,
+                    run.n, j, start // mbs, run.on_divergence, run.results)
+                run.watch = False
+
+    def _monitor(self, run, j):
+        """Print and record what the ``monitor_*`` flags ask for, after epoch ``j``."""
+        evaluation_cost, evaluation_accuracy, training_cost, training_accuracy = run.results
+        monitored = (
+            ("training", run.train, run.monitor_training_cost, training_cost,
+             run.monitor_training_accuracy, training_accuracy),
+            ("evaluation", run.evaluation, run.monitor_evaluation_cost, evaluation_cost,
+             run.monitor_evaluation_accuracy, evaluation_accuracy))
+        for what, data, want_cost, costs, want_accuracy, accuracies in monitored:
+            if want_cost:
+                cost = self._evaluate(data, run.lmbda, checked=False)[1]
+                costs.append(cost)
+                print("Cost on {} data: {}".format(what, cost))
+            if want_accuracy:
+                accuracy = self._evaluate(data, 0.0, checked=False)[0]
+                accuracies.append(accuracy)
+                print("Accuracy on {} data: {} / {}".format(what, accuracy, len(data)))
+        print()
+        for what, _, want_cost, costs, _, _ in monitored:
+            if run.watch_cost and want_cost and not np.isfinite(costs[-1]):
+                _divergence.report_cost(what, costs[-1], j, run.eta, run.lmbda, run.n,
+                                        run.on_divergence, run.results)
+                run.watch_cost = False
+
+    def _accuracy_now(self, run):
+        """The evaluation accuracy of this epoch, for early stopping."""
+        if run.monitor_evaluation_accuracy:
+            return run.results[1][-1]
+        return self._evaluate(run.evaluation, 0.0, checked=False)[0]
 
     def _training_set(self, training_data):
         """``(Dataset, rows, converted, shuffled)`` for SGD.
@@ -559,7 +479,8 @@ class Network:
             n = check_n(n)
             on_divergence = check_on_divergence(on_divergence)
             self._cost()
-            new = self._small_update(mini_batch, eta, lmbda, n)
+            backend = self._backend()
+            new = backend.small_update(self._held(), mini_batch, eta, lmbda, n)
             if new is not None:                # the given arrays were only read
                 before = (self.weights, self.biases)
                 W, B = self.weights, self.biases = new
@@ -571,14 +492,15 @@ class Network:
                 # training updates the copies: the checked arrays are the parameters before
                 before = (W0, B0)
                 m = len(data)
-                W, B = self._run(W, B, data, np.arange(m, dtype=np.int64), m, eta, lmbda, n)
+                W, B = backend.train(W, B, data, np.arange(m, dtype=np.int64), m, eta, lmbda, n)
                 self.weights, self.biases = W, B
             if on_divergence != "ignore" and nonfinite_layers(W, B):
                 if data is None:
                     data = self._dataset(mini_batch, "mini_batch")
                 m = len(data)
-                _divergence.report_parameters(self, before, data, np.arange(m, dtype=np.int64),
-                                              m, eta, lmbda, n, None, 0, on_divergence, None)
+                _divergence.report_parameters(self, backend, before, data,
+                                              np.arange(m, dtype=np.int64), m, eta, lmbda,
+                                              n, None, 0, on_divergence, None)
 
     # ------------------------------------------------------------------
     # Evaluation
@@ -595,10 +517,9 @@ class Network:
         """
         with self._lock().reading:
             self._cost()
-            small = self._small_outputs(data, need_labels=True)
-            if small is not None:
-                out, _, labels, _ = small
-                return _ref.count_correct(out, labels)
+            correct = small.accuracy(*self._held(), data)
+            if correct is not None:
+                return correct
             self._parameters()
             d = self._dataset(data, "data")
             require_labels(d, "data")
@@ -615,19 +536,10 @@ class Network:
         """
         with self._lock().reading:
             lmbda = check_real(lmbda, "lmbda")
-            builtin = builtin_cost(self._cost())
-            small = None if builtin is None else self._small_outputs(data, need_labels=False)
-            if small is not None:
-                out, z, labels, Y = small
-                if Y is None:
-                    Y = one_hot(labels, out.shape[1], out.dtype)
-                squares = (_small.sum_squares(self.weights, out.dtype.type) if lmbda
-                           else None)
-                with np.errstate(all="ignore"):     # an overflow: the general path says so
-                    cost = _ref.cost_of_outputs(self.weights, z, out, Y, lmbda, builtin,
-                                                squares)
-                if np.isfinite(cost):
-                    return np.float64(cost)
+            self._cost()
+            cost = self._backend().small_total_cost(self._held(), data, lmbda)
+            if cost is not None:
+                return cost
             self._parameters()
             cost = self._evaluate(self._dataset(data, "data"), lmbda)[1]
             if not np.isfinite(cost):
@@ -665,16 +577,15 @@ class Network:
 
     def _mean_nabla_b(self, d, checked):
         W, B = self._parameters(finite=checked)
-        fn = kernels.mean_nabla_b if self._fast() else _ref.mean_nabla_b
-        with np.errstate(all="ignore"):
-            out = [np.asarray(g, dtype=np.float64) for g in fn(W, B, d.X, d.Y, self._math_cost())]
+        out = [np.asarray(g, dtype=np.float64)
+               for g in self._backend().mean_nabla_b(W, B, d.X, d.Y)]
         if checked:
             for l, g in enumerate(out):
                 check_result(g, "mean_nabla_b", f"entry {l}")
         return out
 
     def _learning_speeds(self, d, checked):
-        return [float(np.linalg.norm(g)) for g in self._mean_nabla_b(d, checked)[:-1]]
+        return _ref.speed_norms(self._mean_nabla_b(d, checked)[:-1])
 
     # ------------------------------------------------------------------
     # Saving
@@ -686,7 +597,7 @@ class Network:
         ``{"sizes", "weights", "biases", "cost"}``; files load in network2
         and vice versa.  The save is atomic: the JSON goes to an unnamed
         temporary file in the same directory (Linux ``O_TMPFILE``; a named
-        ``.vgcore-*.json.tmp`` elsewhere), which is flushed to disk and then
+        ``.vgcore-*.tmp`` elsewhere), which is flushed to disk and then
         renamed over ``filename``.  A save that fails or is killed leaves
         the previous ``filename`` intact and, on Linux, nothing else.  A
         symbolic link is followed (its target is replaced), and an existing
@@ -707,21 +618,16 @@ class Network:
     # Internals
     # ------------------------------------------------------------------
 
-    def _fast(self):
-        return builtin_cost(self.cost) is not None
+    def _backend(self):
+        """Who does the mathematics for this network's cost (vgcore.core.backend)."""
+        return _backend.for_cost(self.cost)
+
+    def _held(self):
+        """The parameters as held, unchecked, for the small-call kernels."""
+        return self.weights, self.biases, self.sizes, self.__dict__.get("dtype", np.float64)
 
     def _cost(self):
         return check_cost(self.cost, "net.cost")
-
-    def _math_cost(self):
-        """The cost to hand to the kernels or the reference.
-
-        A cost class of one's own is wrapped so that an ``fn`` or ``delta``
-        returning the wrong kind of value is reported naming it, instead of
-        surfacing as a numpy broadcasting error deep in the reference.
-        """
-        builtin = builtin_cost(self.cost)
-        return builtin if builtin is not None else CheckedCost(self.cost)
 
     def _dtype(self):
         return check_dtype(getattr(self, "dtype", np.float64), "net.dtype")
@@ -745,41 +651,38 @@ class Network:
         self.weights, self.biases = W, B
         return W, B
 
-    def _snapshot(self, W, B):
-        """A copy of the parameters that later training cannot touch."""
-        if self._fast():       # the kernels update in place
-            return [w.copy() for w in W], [b.copy() for b in B]
-        return list(W), list(B)  # the reference returns new arrays
-
-    def _run(self, W, B, data, idx, mini_batch_size, eta, lmbda, n, speeds=None):
-        """Train on the examples ``idx`` of ``data``; return the parameters.
-
-        The kernels update ``W`` and ``B`` in place and return them; the
-        reference returns new lists.  The caller installs them.
-        """
-        if self._fast():
-            # exactly one-hot targets go in as their labels: the same
-            # numbers, without a cache miss on a random row of Y per example
-            targets = data.labels if data.exact_labels else data.Y
-            kernels.sgd_epoch(W, B, data.X, targets, idx, mini_batch_size,
-                              eta, lmbda, n, builtin_cost(self.cost), speeds=speeds)
-            return W, B
-        with np.errstate(all="ignore"):
-            return _ref.sgd_epoch(W, B, data.X, data.Y, idx, mini_batch_size,
-                                  eta, lmbda, self._math_cost(), n)
-
     def _evaluate(self, data, lmbda, checked=True):
-        """``(n_correct, total_cost)`` of a :class:`~vgcore.datasets.Dataset`:
+        """``(n_correct, total_cost)`` of a :class:`~vgcore.core.datasets.Dataset`:
         an int and a numpy float64, network2's types."""
         W, B = self._parameters(finite=checked)
-        with np.errstate(all="ignore"):
-            builtin = builtin_cost(self.cost)
-            if builtin is not None:
-                correct, cost = kernels.evaluate(W, B, data.X, data.Y, lmbda, builtin)
-            else:
-                correct = _ref.accuracy(W, B, data.X, data.labels)
-                cost = _ref.total_cost(W, B, data.X, data.Y, lmbda, self._math_cost())
+        correct, cost = self._backend().evaluate(W, B, data, lmbda)
         return int(correct), np.float64(cost)
+
+
+class _Run:
+    """One ``SGD`` call: its checked settings, data and bookkeeping."""
+
+    def __init__(self, backend, epochs, eta, lmbda, early_stopping_n, on_divergence,
+                 monitor):
+        self.backend, self.epochs, self.eta, self.lmbda = backend, epochs, eta, lmbda
+        self.early_stopping_n, self.on_divergence = early_stopping_n, on_divergence
+        (self.monitor_evaluation_cost, self.monitor_evaluation_accuracy,
+         self.monitor_training_cost, self.monitor_training_accuracy) = monitor
+        self.evaluation = self.probe = self.speeds = None
+        # evaluation_cost, evaluation_accuracy, training_cost, training_accuracy
+        self.results = ([], [], [], [])
+        self.watch = on_divergence != "ignore"      # parameters: report once
+        self.watch_cost = self.watch                # monitored costs: report once
+        self.best_accuracy, self.no_accuracy_change = 0, 0
+
+    def no_improvement(self, accuracy):
+        """Early stopping: True once ``early_stopping_n`` epochs in a row did
+        not beat the best evaluation accuracy."""
+        if accuracy > self.best_accuracy:
+            self.best_accuracy, self.no_accuracy_change = accuracy, 0
+        else:
+            self.no_accuracy_change += 1
+        return self.no_accuracy_change == self.early_stopping_n
 
 
 # ----------------------------------------------------------------------
@@ -799,7 +702,7 @@ def load(filename):
     A missing or unreadable file raises ``OSError`` as ``open`` does.
     """
     path = check_path(filename, "filename")
-    sizes, cost, weights, biases = _files.read_network(path, filename)
+    sizes, cost, weights, biases = netfile.read_network(path, filename)
     net = Network(sizes, cost=cost)
     net.weights, net.biases = weights, biases
     return net
@@ -807,7 +710,5 @@ def load(filename):
 
 def vectorized_result(j):
     """A ``(10, 1)`` column with 1.0 in position ``j`` and zeros elsewhere."""
-    e = np.zeros((10, 1))
-    e[j] = 1.0
-    return e
+    return one_hot([j], 10).reshape(10, 1)
 

@@ -41,12 +41,12 @@ import numpy as np
 
 __all__ = [
     "sigmoid", "sigmoid_prime", "softplus",
-    "QuadraticCost", "CrossEntropyCost", "BUILTIN_COSTS",
+    "QuadraticCost", "CrossEntropyCost", "BUILTIN_COSTS", "initial_parameters",
     "forward", "feedforward", "backprop", "backward", "update_mini_batch", "sgd_epoch",
-    "accuracy", "count_correct", "total_cost", "cost_of_outputs", "mean_nabla_b",
-    "layer_speeds",
+    "evaluate", "accuracy", "count_correct", "total_cost", "cost_of_outputs",
+    "mean_nabla_b", "speed_norms", "layer_speeds",
     "tanh", "softsign", "relu", "Sigmoid", "Tanh", "Softsign", "ReLU", "ACTIVATIONS",
-    "INITIALISERS", "initial_parameters",
+    "INITIALISERS",
     "MONITOR_METRICS", "SATURATION_MARGIN", "monitor_records", "histogram_bins",
     "sgd_epoch_monitored",
 ]
@@ -419,6 +419,20 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda,
 # Evaluation
 # ---------------------------------------------------------------------------
 
+def evaluate(weights, biases, X, Y, lmbda=0.0, cost=CrossEntropyCost, activation="sigmoid"):
+    """``(n_correct, total_cost)`` over the rows of ``(X, Y)``, from one forward pass.
+
+    The twin of :func:`vgcore.core.kernels.evaluate`: ``n_correct`` counts
+    the rows whose output argmax equals ``argmax(Y)``; ``total_cost`` is
+    :func:`total_cost`.  Empty ``X`` gives ``(0, nan)``.
+    """
+    if X.shape[0] == 0:
+        return 0, float("nan")
+    zs, activations = forward(weights, biases, X, activation)
+    correct = count_correct(activations[-1], Y.argmax(axis=1))
+    return correct, cost_of_outputs(weights, zs[-1], activations[-1], Y, lmbda, cost)
+
+
 def accuracy(weights, biases, X, labels, activation="sigmoid"):
     """Number of rows of ``X`` whose output argmax equals the int label."""
     return count_correct(feedforward(weights, biases, X, activation), labels)
@@ -466,10 +480,15 @@ def mean_nabla_b(weights, biases, X, Y, cost=CrossEntropyCost, activation="sigmo
     return [nb[:, 0] / X.shape[0] for nb in nabla_b]
 
 
+def speed_norms(gradients):
+    """The chapter's learning speed of each layer from its mean ``dC/db``:
+    ``||mean dC/db^l||``, the Euclidean norm (floats)."""
+    return [float(np.linalg.norm(g)) for g in gradients]
+
+
 def layer_speeds(weights, biases, X, Y, cost=CrossEntropyCost, activation="sigmoid"):
     """The chapter's learning speed of every layer: ``||mean dC/db^l||``."""
-    return [float(np.linalg.norm(g))
-            for g in mean_nabla_b(weights, biases, X, Y, cost, activation)]
+    return speed_norms(mean_nabla_b(weights, biases, X, Y, cost, activation))
 
 
 # ---------------------------------------------------------------------------

@@ -66,7 +66,8 @@ import threading
 import numpy as np
 
 from . import reference as ref
-from ._lazy import LazyModule
+from ._checks import check_int, check_labels, check_real
+from .._support.lazy import LazyModule
 
 # the extension loads SciPy's BLAS: imported at the first compiled call
 _kernels = LazyModule("vgcore._kernels", globals(), "_kernels")
@@ -313,28 +314,6 @@ def _prepare(weights, biases, X, Y, write=False, need_y=True):
     return ws, bs, X, Y
 
 
-def _check_labels(labels, n_out, n_rows):
-    """1-D integer labels, one per row of X, each a column of the output."""
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"Y given as labels (1-D) must hold integers, got dtype {labels.dtype}")
-    if labels.shape[0] != n_rows:
-        raise ValueError(f"Y has {labels.shape[0]} labels, expected {n_rows} (the rows of X)")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_out):
-        raise ValueError(f"Y holds labels outside [0, {n_out}) (the output units)")
-    return np.ascontiguousarray(labels, dtype=np.int64)
-
-
-def _check_real(name, v, positive=False):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be > 0, got {v}")
-    return v
-
-
 def monitor_shape(n_examples, mini_batch_size, n_layers, every=MONITOR_EVERY):
     """The shape ``(n_records, n_layers, len(MONITOR_METRICS))`` of the
     monitor's buffer for an epoch of ``n_examples`` examples in mini-batches
@@ -366,7 +345,8 @@ def _check_range(name, r):
     """A histogram's ``(lo, hi)``: finite, ``lo < hi``."""
     if not isinstance(r, (tuple, list)) or len(r) != 2:
         raise TypeError(f"{name} must be a pair (lo, hi), got {r!r}")
-    lo, hi = _check_real(f"{name}[0]", r[0]), _check_real(f"{name}[1]", r[1])
+    lo = check_real(r[0], f"{name}[0]", minimum=None)
+    hi = check_real(r[1], f"{name}[1]", minimum=None)
     if not lo < hi or not math.isfinite(hi - lo):
         raise ValueError(f"{name} must have lo < hi (and a finite width), got {r!r}")
     return lo, hi
@@ -505,7 +485,7 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
         labels, Y = Y, None
     ws, bs, X, Y = _prepare(weights, biases, X, Y, write=True, need_y=labels is None)
     if labels is not None:
-        labels = _check_labels(labels, ws[-1].shape[0], X.shape[0])
+        labels = check_labels(labels, ws[-1].shape[0], "Y", rows=X.shape[0])
     order = np.asarray(order)
     if order.ndim != 1:
         raise ValueError(f"order must be 1-D, got shape {order.shape}")
@@ -517,14 +497,10 @@ def sgd_epoch(weights, biases, X, Y, order, mini_batch_size, eta, lmbda, n,
         raise ValueError(f"order holds indices outside [0, {N}) (the rows of X)")
     if labels is not None:
         labels = labels[order]          # in the epoch's order: read in sequence
-    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, numbers.Integral):
-        raise TypeError("mini_batch_size must be an int")
-    mini_batch_size = int(mini_batch_size)
-    if mini_batch_size < 1:
-        raise ValueError(f"mini_batch_size must be >= 1, got {mini_batch_size}")
-    eta = _check_real("eta", eta)
-    lmbda = _check_real("lmbda", lmbda)
-    n = _check_real("n", n, positive=True)
+    mini_batch_size = check_int(mini_batch_size, "mini_batch_size", 1)
+    eta = check_real(eta, "eta", minimum=None)
+    lmbda = check_real(lmbda, "lmbda", minimum=None)
+    n = check_real(n, "n", minimum=None, positive=True)
     if speeds is not None:
         L = len(ws)
         n_batches = -(-order.size // mini_batch_size)
@@ -592,7 +568,7 @@ def evaluate(weights, biases, X, Y, lmbda=0.0, cost=ref.CrossEntropyCost,
     code = _cost_code(cost)
     act = _activation_code(activation)
     ws, bs, X, Y = _prepare(weights, biases, X, Y)
-    lmbda = _check_real("lmbda", lmbda)
+    lmbda = check_real(lmbda, "lmbda", minimum=None)
     N = X.shape[0]
     with _blas_limit(_largest_blas_product(ws, N, "forward")):
         correct, c = _kernels.evaluate(ws, bs, X, Y, code, act)

@@ -1,32 +1,47 @@
 """Reporting training that diverges (see "Divergence" in :mod:`vgcore.network2`).
 
-Called by ``Network.SGD`` and ``Network.update_mini_batch`` directly (the
-warnings' ``stacklevel`` counts on that) when the parameters or a
-monitored cost have become NaN or infinite: say where, then warn or raise
-as ``on_divergence`` asks.
+Called by ``Network.SGD`` and ``Network.update_mini_batch`` when the
+parameters or a monitored cost have become NaN or infinite: say where,
+then warn (pointing at the caller's line outside vgcore) or raise as
+``on_divergence`` asks.
 """
+import os
+import sys
 import warnings
 
 import numpy as np
 
 from ._checks import nonfinite_layers
-from .errors import DivergenceError, DivergenceWarning
+from ..errors import DivergenceError, DivergenceWarning
 
 
-def report_parameters(net, before, data, idx, mini_batch_size, eta, lmbda, n,
+_VGCORE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _callers_level():
+    """``warnings.warn``'s stacklevel, seen from its caller, of the first frame
+    outside vgcore: the user's line that called SGD or update_mini_batch."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_VGCORE + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def report_parameters(net, backend, before, data, idx, mini_batch_size, eta, lmbda, n,
                       epoch, first_batch, on_divergence, results):
     """Find where the parameters first became non-finite; warn or raise.
 
     Replays the examples ``idx`` one mini-batch at a time from the
-    snapshot ``before`` (on copies) to find the mini-batch and layer.
+    snapshot ``before`` (on copies, with the ``backend`` that trained) to
+    find the mini-batch and layer.
     """
-    W, B = net._snapshot(*before)
+    W, B = backend.snapshot(*before)
     last_good = before
     where = None
     for k, s in enumerate(range(0, len(idx), mini_batch_size)):
-        prev = net._snapshot(W, B)
-        W, B = net._run(W, B, data, idx[s:s + mini_batch_size], mini_batch_size,
-                        eta, lmbda, n)
+        prev = backend.snapshot(W, B)
+        W, B = backend.train(W, B, data, idx[s:s + mini_batch_size], mini_batch_size,
+                             eta, lmbda, n)
         bad = nonfinite_layers(W, B)
         if bad:
             where, last_good = (first_batch + k, bad), prev
@@ -57,7 +72,7 @@ def report_parameters(net, before, data, idx, mini_batch_size, eta, lmbda, n,
         raise DivergenceError(msg + "; the network keeps its last finite parameters",
                               epoch, mini_batch, layer, parameter, layers, results)
     warnings.warn(DivergenceWarning(msg, epoch, mini_batch, layer, parameter, layers),
-                  stacklevel=4)
+                  stacklevel=_callers_level())
 
 
 def report_cost(what, value, epoch, eta, lmbda, n, on_divergence, results):
@@ -68,4 +83,5 @@ def report_cost(what, value, epoch, eta, lmbda, n, on_divergence, results):
            f"lmbda={lmbda!r}, n={n!r}; try a smaller eta")
     if on_divergence == "raise":
         raise DivergenceError(msg, epoch, None, None, "cost", (), results)
-    warnings.warn(DivergenceWarning(msg, epoch, None, None, "cost", ()), stacklevel=4)
+    warnings.warn(DivergenceWarning(msg, epoch, None, None, "cost", ()),
+                  stacklevel=_callers_level())

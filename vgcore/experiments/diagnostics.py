@@ -66,9 +66,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _files
+from .._support import files as _files
 
 __all__ = [
+    "N_PROBE", "MINI_BATCH", "ETA", "LMBDA", "BOOK_EPOCHS", "BOOK_N_TRAIN",
     "BOOK_INITIAL_SPEEDS", "BOOK_BEST_ACCURACY", "BOOK_RATIO_4_HIDDEN",
     "hidden_sizes", "write_json_atomic", "read_json",
     "validate_speed_history", "read_speed_history", "write_speed_history",
@@ -79,6 +80,16 @@ __all__ = [
     "DID_NOT_TRAIN_FACTOR", "did_not_train", "first_epoch_above", "mean_std",
     "welch_test", "holm",
 ]
+
+#: The chapter's settings: the probe set (the first 1,000 training images),
+#: and the depth sweep's SGD on 50,000 images (30 epochs, mini-batch 10,
+#: eta 0.1, lmbda 5.0; the learning-speed runs use the same eta and lmbda).
+N_PROBE = 1000
+MINI_BATCH = 10
+ETA = 0.1
+LMBDA = 5.0
+BOOK_EPOCHS = 30
+BOOK_N_TRAIN = 50_000
 
 #: The chapter's published learning speeds at initialisation, per number
 #: of hidden layers (``[784, 30, ..., 30, 10]``, first 1,000 images).
@@ -290,7 +301,7 @@ def make_network(sizes, seed, **kwargs):
     The same seed gives the same initial weights and (through
     ``random.shuffle`` in SGD) the same mini-batches, in any process.
     """
-    from . import network2
+    from .. import network2
 
     np.random.seed(seed)
     random.seed(seed)
@@ -323,7 +334,7 @@ def six_neuron_values(net, data, n_neurons=6):
     return [[float(v) for v in g[:n_neurons]] for g in net.mean_nabla_b(data)[:-1]]
 
 
-def speed_history(sizes, X, Y, epochs, seed, eta=0.1, lmbda=5.0, mini_batch_size=None,
+def speed_history(sizes, X, Y, epochs, seed, eta=ETA, lmbda=LMBDA, mini_batch_size=None,
                   method="auto", quiet=True):
     """The chapter's training experiment: speeds at the start of every epoch.
 

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from .errors import NonFiniteError
+from ..errors import NonFiniteError
 from .reference import CrossEntropyCost, QuadraticCost
 
 #: Largest layer size: BLAS indexes with 32-bit ints.
@@ -102,7 +102,9 @@ def builtin_cost(cost):
     return None
 
 
-def check_real(value, name, minimum=0.0):
+def check_real(value, name, minimum=0.0, positive=False):
+    """A finite real number (not a bool) as a float; ``>= minimum`` unless
+    ``minimum`` is None; ``> 0`` with ``positive``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a real number, got {value!r} "
@@ -115,6 +117,8 @@ def check_real(value, name, minimum=0.0):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be >= {minimum:g}, got {value!r}")
+    if positive and v <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
     return v
 
 
@@ -124,6 +128,33 @@ def check_int(value, name, minimum):
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_labels(labels, n_out, name, rows=None, whole_floats=False):
+    """Int labels in ``[0, n_out)`` as a contiguous int64 array.
+
+    ``labels`` is an array of integers, or with ``whole_floats`` (data a
+    user gave) of floats with whole values; ``rows``, when given, is how
+    many there must be.
+    """
+    kind = labels.dtype.kind
+    if labels.size and not (kind in "iu" or whole_floats and kind == "f"):
+        raise TypeError(f"{name}: labels y must be ints in [0, {n_out}) (the array must "
+                        f"hold integers{', or floats of whole values' if whole_floats else ''})"
+                        f", got dtype {labels.dtype}")
+    if kind == "f" and labels.size:
+        if not np.isfinite(labels).all():
+            raise NonFiniteError(f"{name}: labels y contain NaN or infinity")
+        if np.any(labels != np.round(labels)):
+            raise ValueError(f"{name}: labels y must be whole numbers in [0, {n_out})")
+    if rows is not None and labels.shape[0] != rows:
+        raise ValueError(f"{name}: {labels.shape[0]} labels, expected {rows} "
+                         f"(the rows of X)")
+    if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+        raise ValueError(f"{name}: labels y outside [0, {n_out}) (the network's "
+                         f"sizes[-1] = {n_out} outputs), from {labels.min()} to "
+                         f"{labels.max()}")
+    return np.ascontiguousarray(labels, dtype=np.int64)
 
 
 def check_sgd_args(epochs, mini_batch_size, eta, lmbda, early_stopping_n):

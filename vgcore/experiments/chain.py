@@ -27,7 +27,8 @@ Since ``sigma'`` peaks at ``1/4`` (at ``z = 0``):
   ``|w|`` grows; that is why sigmoid networks usually vanish rather than
   explode.
 
-This module computes all of it in plain float64 scalars: the forward pass,
+This module computes all of it in float64 scalars, with the reference's
+``sigmoid`` and ``sigmoid_prime`` (:mod:`vgcore.core.reference`): the forward pass,
 ``dC/db_j`` by backpropagation (the recursion
 ``delta_j = w_{j+1} delta_{j+1} sigma'(z_j)``), the same gradient as the
 explicit product above, the factors, and the width both from the formula
@@ -38,26 +39,14 @@ import math
 
 import numpy as np
 
+from ..core.reference import sigmoid, sigmoid_prime
+
 __all__ = [
     "sigmoid", "sigmoid_prime", "Chain", "random_chain", "vanishing_chain",
     "exploding_chain", "width_formula", "width_numerical",
     "width_numerical_grid", "max_width", "matrix_form_deltas",
     "chain_summary",
 ]
-
-
-def sigmoid(z):
-    """``1 / (1 + exp(-z))`` for a Python float, without overflow."""
-    if z >= 0:
-        return 1.0 / (1.0 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1.0 + e)
-
-
-def sigmoid_prime(z):
-    """``sigma(z) (1 - sigma(z))``; exactly ``0.25`` at ``z = 0``."""
-    s = sigmoid(z)
-    return s * (1.0 - s)
 
 
 class Chain:
@@ -269,8 +258,7 @@ def width_numerical_grid(w, b=0.0, n=2_000_001):
     R = 1.0  # the width never exceeds 0.45
     a = np.linspace(centre - R, centre + R, n)
     z = w * a + b
-    s = 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
-    inside = aw * s * (1.0 - s) >= 1.0
+    inside = aw * sigmoid_prime(z) >= 1.0
     return float(np.count_nonzero(inside)) * (2 * R / (n - 1))
 
 
@@ -302,11 +290,10 @@ def matrix_form_deltas(weights, biases, x, grad_a):
     for w, b in zip(weights, biases):
         z = w @ a + np.asarray(b).reshape(-1)
         zs.append(z)
-        a = 1.0 / (1.0 + np.exp(-z))
+        a = sigmoid(z)
 
     def Sp(z):
-        s = 1.0 / (1.0 + np.exp(-z))
-        return np.diag(s * (1 - s))
+        return np.diag(sigmoid_prime(z))
 
     L = len(weights)
     g = np.asarray(grad_a, dtype=float).reshape(-1)

@@ -38,7 +38,8 @@ import threading
 
 import numpy as np
 
-from .errors import NonFiniteError
+from ..errors import NonFiniteError
+from ._checks import check_labels
 
 __all__ = ["Dataset", "as_dataset", "one_hot", "small_rows", "cached_dataset",
            "clear_cache"]
@@ -85,22 +86,6 @@ def _real_dtype(a):
     return a.dtype.kind in "fiu"
 
 
-def _check_labels(labels, n_out, name):
-    if labels.dtype == np.bool_ or not _real_dtype(labels):
-        raise TypeError(f"{name}: labels y must be ints in [0, {n_out}), got dtype "
-                        f"{labels.dtype}")
-    if labels.dtype.kind == "f":
-        if not np.isfinite(labels).all():
-            raise NonFiniteError(f"{name}: labels y contain NaN or infinity")
-        if np.any(labels != np.round(labels)):
-            raise ValueError(f"{name}: labels y must be whole numbers in [0, {n_out})")
-    if labels.size and (labels.min() < 0 or labels.max() >= n_out):
-        raise ValueError(f"{name}: labels y must lie in [0, {n_out}) (the network's "
-                         f"sizes[-1] = {n_out} outputs), got values from {labels.min()} "
-                         f"to {labels.max()}")
-    return labels.astype(np.int64, copy=False)
-
-
 def _is_label(y):
     """A single label: a Python/numpy scalar or a 0-d array."""
     return np.ndim(y) == 0
@@ -129,8 +114,15 @@ def _from_pairs(data, n_in, n_out, name):
             raise TypeError(f"{name}: every example must be a pair (x, y); example {i} "
                             f"is {type(p).__name__}"
                             + (f" of length {len(p)}" if isinstance(p, (tuple, list)) else ""))
+    return (_pair_inputs([p[0] for p in pairs], n_in, name),
+            _pair_targets([p[1] for p in pairs], n_out, name))
+
+
+def _pair_inputs(inputs, n_in, name):
+    """The pairs' ``x`` as an ``(n, n_in)`` array: every ``x`` one shape,
+    ``(n_in, 1)`` or ``(n_in,)``."""
     xs = []
-    for i, (x, _) in enumerate(pairs):
+    for i, x in enumerate(inputs):
         try:
             xs.append(np.asarray(x))
         except (ValueError, TypeError):
@@ -144,8 +136,11 @@ def _from_pairs(data, n_in, n_out, name):
     if shape not in ((n_in, 1), (n_in,)):
         raise ValueError(f"{name}: each input x must be a ({n_in}, 1) column (the network's "
                          f"sizes[0] = {n_in} inputs), got shape {shape}")
-    X = np.stack(xs).reshape(len(xs), n_in)
-    ys = [p[1] for p in pairs]
+    return np.stack(xs).reshape(len(xs), n_in)
+
+
+def _pair_targets(ys, n_out, name):
+    """The pairs' ``y`` as ``(n,)`` labels or ``(n, n_out)`` target rows, never a mix."""
     scalar = [_is_label(y) for y in ys]
     if all(scalar):
         try:
@@ -154,7 +149,7 @@ def _from_pairs(data, n_in, n_out, name):
             raise TypeError(f"{name}: labels y must be ints in [0, {n_out})") from None
         if T.ndim != 1:
             raise TypeError(f"{name}: labels y must be ints in [0, {n_out})")
-        return X, T
+        return T
     if any(scalar):
         i = scalar.index(not scalar[0])
         raise ValueError(f"{name}: the outputs y mix int labels and vectors (example 0 "
@@ -172,7 +167,7 @@ def _from_pairs(data, n_in, n_out, name):
     if len(shapes) > 1:
         raise ValueError(f"{name}: the outputs y do not all have the same shape (found "
                          f"{sorted(shapes)}); each must be a ({n_out}, 1) vector")
-    return X, np.stack(ts).reshape(len(ts), n_out)
+    return np.stack(ts).reshape(len(ts), n_out)
 
 
 def _simple_pairs(pairs, n_in, n_out):
@@ -351,7 +346,7 @@ def as_dataset(data, n_in, n_out, dtype=np.float64, name="data"):
                              + (f" (after conversion to {np.dtype(dtype).name})"
                                 if dtype != np.float64 else ""))
     if T.ndim == 1:
-        labels = _check_labels(T, n_out, name)
+        labels = check_labels(T, n_out, name, whole_floats=True)
         return Dataset(X, one_hot(labels, n_out, dtype), labels, True)
     if not _real_dtype(T):
         raise TypeError(f"{name}: target vectors y must be real numbers, got dtype {T.dtype}")
@@ -429,7 +424,7 @@ class _Converted:
             if -1 in rows:
                 return None
             rows = np.array(rows, dtype=np.int64)
-        from . import _small        # compiled (and SciPy's BLAS): at the first use
+        from .. import _small        # compiled (and SciPy's BLAS): at the first use
         if not _small.same_rows(lst, self.data.X, self.targets, rows):
             return None
         self.pairs, self.rows = list(lst), rows

@@ -138,61 +138,73 @@ def plot_depth_sweep(curves, path, n_validation, book=None, title=None, chance=N
     as black diamonds when given; below, how many runs did not train.
     """
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI,
                                   gridspec_kw={"width_ratios": [1.55, 1]})
     depths = sorted(curves)
-    n_epochs = max(len(c[0]) for c in curves.values())
+    acc = {k: 100.0 * np.asarray(curves[k], dtype=float) / n_validation for k in depths}
+    ok = {k: np.ones(acc[k].shape[0], bool) if trained is None else np.asarray(trained[k], bool)
+          for k in depths}
+    _sweep_curves(ax, depths, acc, ok, chance)
+    _sweep_best(ax2, depths, acc, ok, book)
+    fig.suptitle(title or "Validation accuracy by depth", fontsize=11)
+    return _save(plt, fig, path)
+
+
+def _sweep_curves(ax, depths, acc, ok, chance):
+    """The left panel of :func:`plot_depth_sweep`: every epoch of every depth."""
+    from matplotlib.ticker import MaxNLocator
+
     any_failed = False
-    best_ok = []
     for i, k in enumerate(depths):
-        acc = 100.0 * np.asarray(curves[k], dtype=float) / n_validation
-        ok = np.ones(acc.shape[0], bool) if trained is None else np.asarray(trained[k], bool)
-        epochs = np.arange(1, acc.shape[1] + 1)
+        epochs = np.arange(1, acc[k].shape[1] + 1)
         color = f"C{i}"
         label = f"{k} hidden layer{'s' if k != 1 else ''}"
         marker = "." if len(epochs) <= 30 else None
-        if ok.any():
-            good = acc[ok]
+        if ok[k].any():
+            good = acc[k][ok[k]]
             if good.shape[0] > 1:
                 ax.fill_between(epochs, good.min(0), good.max(0), color=color, alpha=0.2,
                                 linewidth=0)
             ax.plot(epochs, good.mean(0), "-", marker=marker, markersize=4, color=color,
                     linewidth=1.8, label=label)
-        for j, run in enumerate(acc[~ok]):
+        for j, run in enumerate(acc[k][~ok[k]]):
             ax.plot(epochs, run, "--", color=color, linewidth=1.0,
-                    label=None if ok.any() or j else label)
+                    label=None if ok[k].any() or j else label)
             any_failed = True
-        # right panel: one dot per run that trained, and their mean
-        best = acc.max(1)
-        x = np.full(int(ok.sum()), float(i + 1))
-        if x.size > 1:
-            x += np.linspace(-0.12, 0.12, x.size)
-        ax2.plot(x, best[ok], "o", color=color, markersize=6, alpha=0.85,
-                 markeredgecolor="white", markeredgewidth=0.5)
-        if ok.any():
-            m = float(best[ok].mean())
-            ax2.hlines(m, i + 1 - 0.25, i + 1 + 0.25, color=color, linewidth=2.5)
-            best_ok.append(best[ok])
-        if book and k in book:
-            ax2.plot([i + 1.3], [book[k]], "D", color="black", markersize=5,
-                     label="book (one run)" if i == 0 else None)
     if chance is not None:
         ax.axhline(chance, color="0.4", linestyle=":", linewidth=1.3,
                    label=f"chance level ({chance:.1f} %)")
     if any_failed:
         ax.plot([], [], "--", color="0.3", linewidth=1.0, label="did not train (each run)")
-    ax.set_xlim(0.5, n_epochs + 0.5)
+    ax.set_xlim(0.5, max(a.shape[1] for a in acc.values()) + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     ax.set_ylim(0, 100)
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Validation accuracy (%)")
     ax.set_title("Every epoch" + (": mean, band = lowest to highest run"
-                                  if max(len(c) for c in curves.values()) > 1 else ""),
+                                  if max(a.shape[0] for a in acc.values()) > 1 else ""),
                  fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.12), fontsize=8, framealpha=0.9)
 
+
+def _sweep_best(ax2, depths, acc, ok, book):
+    """The right panel of :func:`plot_depth_sweep`: each run's best accuracy."""
+    best_ok = []
+    for i, k in enumerate(depths):
+        best = acc[k].max(1)
+        x = np.full(int(ok[k].sum()), float(i + 1))
+        if x.size > 1:
+            x += np.linspace(-0.12, 0.12, x.size)
+        ax2.plot(x, best[ok[k]], "o", color=f"C{i}", markersize=6, alpha=0.85,
+                 markeredgecolor="white", markeredgewidth=0.5)
+        if ok[k].any():
+            ax2.hlines(float(best[ok[k]].mean()), i + 1 - 0.25, i + 1 + 0.25, color=f"C{i}",
+                       linewidth=2.5)
+            best_ok.append(best[ok[k]])
+        if book and k in book:
+            ax2.plot([i + 1.3], [book[k]], "D", color="black", markersize=5,
+                     label="book (one run)" if i == 0 else None)
     ax2.set_xticks(range(1, len(depths) + 1), [str(k) for k in depths])
     ax2.set_xlim(0.4, len(depths) + 0.7)
     ax2.set_xlabel("Hidden layers")
@@ -205,27 +217,21 @@ def plot_depth_sweep(curves, path, n_validation, book=None, title=None, chance=N
             vals = np.concatenate([vals, [book[k] for k in depths if k in book]])
         lo, hi = float(vals.min()), float(vals.max())
         pad = max(0.3, 0.12 * (hi - lo))
-        failed = trained is not None and not all(all(t) for t in trained.values())
+        failed = not all(o.all() for o in ok.values())
         ax2.set_ylim(lo - (2.5 if failed else 1.0) * pad, hi + 1.6 * pad)
         for i, k in enumerate(depths):
-            acc = 100.0 * np.asarray(curves[k], dtype=float) / n_validation
-            ok = (np.ones(acc.shape[0], bool) if trained is None
-                  else np.asarray(trained[k], bool))
-            if ok.any():
-                m = float(acc[ok].max(1).mean())
-                ax2.text(i + 1, hi + 0.6 * pad, f"{m:.2f}", ha="center", va="bottom",
-                         fontsize=8, color=f"C{i}")
+            if ok[k].any():
+                ax2.text(i + 1, hi + 0.6 * pad, f"{float(acc[k][ok[k]].max(1).mean()):.2f}",
+                         ha="center", va="bottom", fontsize=8, color=f"C{i}")
     else:
         ax2.set_ylim(0, 100)
     for i, k in enumerate(depths):
-        n_bad = 0 if trained is None else int(np.sum(~np.asarray(trained[k], bool)))
+        n_bad = int(np.sum(~ok[k]))
         if n_bad:
             ax2.text(i + 1, 0.03, f"{n_bad} did\nnot train", transform=ax2.get_xaxis_transform(),
                      ha="center", va="bottom", fontsize=7.5, color=f"C{i}")
     if book:
         ax2.legend(loc="lower left", fontsize=8, framealpha=0.9)
-    fig.suptitle(title or "Validation accuracy by depth", fontsize=11)
-    return _save(plt, fig, path)
 
 
 def plot_chain_factors(vanishing, exploding, path, title=None):

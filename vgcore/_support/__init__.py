@@ -1,0 +1,1 @@
+"""Helpers without mathematics: atomic files, the network's lock, lazy imports."""

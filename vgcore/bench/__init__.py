@@ -1,0 +1,1 @@
+"""``vgcore bench``: the kernels against the numpy reference and network2."""

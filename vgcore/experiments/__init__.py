@@ -1,0 +1,1 @@
+"""The experiments of chapter 5, run by ``vgcore chapter5``."""
