@@ -19,6 +19,11 @@ apart:
   :class:`DivergenceWarning` (a ``RuntimeWarning``) and training goes on as
   network2's would.
 
+The monitor (``SGD(monitor=...)``, :class:`vgcore.network2.Monitor`) issues a
+:class:`MonitorWarning` (a ``RuntimeWarning``) when what it records calls
+for action: the early layers learning 100x slower than the last hidden one
+(or faster), a hidden layer more than 90% saturated, ReLU units dead.
+
 The MNIST loader (:mod:`vgcore.mnist_loader`) has its own five:
 
 - :class:`MNISTFormatError` (a ``ValueError``): a data file is malformed;
@@ -33,6 +38,7 @@ import os
 import pickle
 
 __all__ = ["NonFiniteError", "NetworkFileError", "DivergenceWarning", "DivergenceError",
+           "MonitorWarning",
            "MNISTFormatError", "MNISTChecksumError", "UnsafePickleError",
            "MNISTNotFoundError", "MNISTDownloadError"]
 
@@ -118,6 +124,22 @@ class DivergenceError(FloatingPointError, _DivergenceInfo):
         super().__init__(message)
         self._set_info(epoch, mini_batch, layer, parameter, layers, message)
         self.results = results
+
+
+class MonitorWarning(RuntimeWarning):
+    """What the monitor recorded in an epoch calls for action.
+
+    Attributes: ``kind`` (``"vanishing"``, ``"exploding"``, ``"saturated"``
+    or ``"dead"``), ``epoch`` (the monitor's epoch, 0-based), ``layers``
+    (the layers concerned, 1 = the first hidden layer) and ``values`` (the
+    measured numbers behind the message: speed ratio or fractions, one per
+    layer in ``layers``).  Issued at most once per kind per ``SGD`` call.
+    """
+
+    def __init__(self, message, kind=None, epoch=None, layers=(), values=()):
+        super().__init__(message)
+        self.kind, self.epoch = kind, epoch
+        self.layers, self.values = list(layers), list(values)
 
 
 # ----------------------------------------------------------------------

@@ -136,17 +136,26 @@ import numpy as np
 from ._support import files as _files, locks as _locks
 from .core import backend as _backend, divergence as _divergence, netfile, small
 from .core import reference as _ref
-from .core._checks import (as_columns, check_cost, check_dtype, check_n, check_on_divergence,
-                           check_parameters, check_path, check_real, check_result,
-                           check_sgd_args, check_sizes, cost_name, nonfinite_layers)
+from .core._checks import (as_columns, check_activation, check_cost, check_dtype, check_init,
+                           check_n, check_on_divergence, check_parameters, check_path,
+                           check_real, check_result, check_sgd_args, check_sizes, cost_name,
+                           nonfinite_layers)
+from .core.monitor import Monitor, check_monitor
 from .core.datasets import as_dataset, cached_dataset, one_hot, require_labels
-from .errors import (DivergenceError, DivergenceWarning, NetworkFileError,
+from .errors import (DivergenceError, DivergenceWarning, MonitorWarning, NetworkFileError,
                      NonFiniteError)
 from .core.reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load",
            "vectorized_result", "sigmoid", "sigmoid_prime",
-           "DivergenceWarning", "DivergenceError", "NonFiniteError", "NetworkFileError"]
+           "DivergenceWarning", "DivergenceError", "NonFiniteError", "NetworkFileError",
+           "Monitor", "MonitorWarning", "ACTIVATIONS", "INITIALISERS"]
+
+#: The hidden layers' activations ``Network(..., activation=)`` accepts.
+ACTIVATIONS = tuple(_ref.ACTIVATIONS)
+
+#: The initialisers ``Network(..., init=)`` accepts, with what they draw.
+INITIALISERS = dict(_ref.INITIALISERS)
 
 #: Examples per call into the kernels during SGD (rounded to whole
 #: mini-batches).  Between calls Python runs, so Ctrl-C is seen within a
@@ -165,16 +174,41 @@ class Network:
     ``delta(z, a, y)`` -- or an instance of one, as network2 allows.
     ``dtype`` (keyword-only) is ``np.float64`` (as network2) or
     ``np.float32`` (faster, less precise).
+
+    Beyond network2 (keyword-only; the defaults are network2's):
+
+    - ``activation``: the hidden layers' activation, ``"sigmoid"``
+      (default), ``"tanh"``, ``"softsign"`` or ``"relu"``
+      (:data:`ACTIVATIONS`).  The output layer stays sigmoid, which the
+      costs' ``delta`` assume.  Every method uses it: ``delta^l =
+      ((w^{l+1})^T delta^{l+1}) * f'(z^l)`` with ``f`` the activation.
+    - ``init``: the initial weights and biases (:data:`INITIALISERS`),
+      drawn from numpy's global generator: ``"default"`` (network2's
+      ``default_weight_initializer``, ``N(0, 1/n_in)`` weights),
+      ``"large"`` (``large_weight_initializer``, ``N(0, 1)``), Glorot and
+      Bengio's ``"standard"`` ``U[-1/sqrt(n_in), 1/sqrt(n_in)]`` and
+      ``"normalized"`` ``U[-sqrt(6/(n_in+n_out)), +sqrt(6/(n_in+n_out))]``,
+      and He's ``"he"`` ``N(0, 2/n_in)``; the last three start the biases
+      at 0.  ``net.init`` names the initialiser last applied.
     """
 
-    def __init__(self, sizes, cost=CrossEntropyCost, *, dtype=np.float64):
+    def __init__(self, sizes, cost=CrossEntropyCost, *, dtype=np.float64,
+                 activation="sigmoid", init="default"):
         sizes = check_sizes(sizes)
         dtype = check_dtype(dtype)
         cost = check_cost(cost)
+        activation = check_activation(activation)
+        init = check_init(init)
         self.dtype = dtype
         self.num_layers = len(sizes)
         self.sizes = sizes
-        self.default_weight_initializer()
+        self.activation = activation
+        if init == "default":
+            self.default_weight_initializer()
+        elif init == "large":
+            self.large_weight_initializer()
+        else:
+            self._initialize(init)
         self.cost = cost
 
     # The lock is created on first use and is not copied or pickled
@@ -201,13 +235,19 @@ class Network:
             sizes = check_sizes(self.sizes, "net.sizes")
             self.weights, self.biases = _ref.initial_parameters(sizes)
             self._cast_parameters()
+            self.init = "default"
 
     def large_weight_initializer(self):
         """Standard Gaussian weights and biases (the book's chapter 1 choice)."""
-        with self._lock().writing("large_weight_initializer"):
+        self._initialize("large", "large_weight_initializer")
+
+    def _initialize(self, init, what="Network"):
+        """New parameters drawn by the initialiser ``init`` (a checked name)."""
+        with self._lock().writing(what):
             sizes = check_sizes(self.sizes, "net.sizes")
-            self.weights, self.biases = _ref.initial_parameters(sizes, "large")
+            self.weights, self.biases = _ref.initial_parameters(sizes, init)
             self._cast_parameters()
+            self.init = init
 
     def _cast_parameters(self):
         dtype = check_dtype(getattr(self, "dtype", np.float64), "net.dtype")
@@ -232,7 +272,7 @@ class Network:
         ``784`` values gives a 1-D output.
         """
         with self._lock().reading:
-            out = small.feedforward(*self._held(), a)
+            out = small.feedforward(*self._held(), a, self._activation())
             if out is not None:
                 return out
             W, B = self._parameters()
@@ -282,7 +322,7 @@ class Network:
             monitor_training_accuracy=False,
             early_stopping_n=0,
             *, speed_probe=None, record_minibatch_speeds=False,
-            on_divergence="warn"):
+            on_divergence="warn", monitor=None):
         """Train the network by mini-batch stochastic gradient descent.
 
         ``training_data`` is a list (or zip) of pairs ``(x, y)``, or the
@@ -329,17 +369,33 @@ class Network:
         ``on_divergence`` (keyword-only): ``"warn"`` (default), ``"raise"``
         or ``"ignore"``: what to do when the parameters or a monitored cost
         become NaN or infinite (module docstring, "Divergence").
+
+        ``monitor`` (keyword-only): the per-layer health monitor.  ``True``
+        records with the defaults, or pass a :class:`Monitor` for its
+        settings (how often, histograms, a folder for ``monitor.csv`` and
+        ``monitor.json``).  Every ``every`` mini-batches (default 100) and
+        at the end of each epoch it records, per layer, the learning speed
+        ``||mean dC/db||``, ``||mean dC/dw||``, the activations' mean and
+        spread, the fraction saturated (ReLU: dead), and the update/weight
+        ratio, computed inside the training kernels (~2% of an epoch); it
+        warns (:class:`MonitorWarning`) when the gradient vanishes or
+        explodes across the hidden layers or a layer saturates.  The
+        monitor is then ``self.monitor``; see :class:`Monitor` for reading
+        the records.  Training itself is the same, to the last bit.
         """
         with self._lock().writing("SGD"):
             run = self._start_sgd(training_data, epochs, mini_batch_size, eta, lmbda,
                                   evaluation_data, early_stopping_n, speed_probe,
                                   record_minibatch_speeds, on_divergence,
                                   (monitor_evaluation_cost, monitor_evaluation_accuracy,
-                                   monitor_training_cost, monitor_training_accuracy))
+                                   monitor_training_cost, monitor_training_accuracy),
+                                  monitor)
             for j in range(run.epochs):
                 if run.probe is not None:
                     self.speed_history.append(self._learning_speeds(run.probe, checked=False))
                 self._train_epoch(run, j)
+                if run.health is not None:
+                    run.health._end_epoch()
                 print("Epoch %s training complete" % j)
                 self._monitor(run, j)
                 if run.early_stopping_n > 0 and run.no_improvement(
@@ -349,11 +405,12 @@ class Network:
 
     def _start_sgd(self, training_data, epochs, mini_batch_size, eta, lmbda,
                    evaluation_data, early_stopping_n, speed_probe, record_minibatch_speeds,
-                   on_divergence, monitor):
+                   on_divergence, monitor, health):
         """Check every argument and convert the data: a :class:`_Run`."""
         epochs, mini_batch_size, eta, lmbda, early_stopping_n = check_sgd_args(
             epochs, mini_batch_size, eta, lmbda, early_stopping_n)
         on_divergence = check_on_divergence(on_divergence)
+        health = check_monitor(health)
         self._cost()
         backend = self._backend()
         W, B = self._parameters()
@@ -383,6 +440,11 @@ class Network:
         if record_minibatch_speeds:
             run.speeds = np.zeros((epochs * run.batches_per_epoch, len(W)))
             self.minibatch_speeds = run.speeds[:, :-1]
+        run.health = health
+        if health is not None:
+            health._start(self.sizes, self._activation(), run.mini_batch_size, eta, lmbda,
+                          run.n, epochs)
+            self.monitor = health
         return run
 
     def _train_epoch(self, run, j):
@@ -402,15 +464,23 @@ class Network:
         # spares the kernels a gather of the whole data set.
         mbs = run.mini_batch_size
         perm = np.arange(run.n, dtype=np.int64) if mbs >= run.n else run.rows
-        chunk = max(1, _CHUNK_EXAMPLES // mbs) * mbs
+        batches, health = max(1, _CHUNK_EXAMPLES // mbs), run.health
+        # with the monitor, whole stretches: a record every `every` mini-batches
+        chunk = batches * mbs if health is None else health._chunks(batches, mbs)
         for start in range(0, run.n, chunk):
             idx = perm[start:start + chunk]
             first = j * run.batches_per_epoch + start // mbs
             speeds = None if run.speeds is None else run.speeds[
                 first:first + -(-len(idx) // mbs)]
             before = run.backend.snapshot(run.W, run.B) if run.watch else None
-            run.W, run.B = run.backend.train(run.W, run.B, run.train, idx, mbs, run.eta,
-                                             run.lmbda, run.n, speeds)
+            if health is None:
+                run.W, run.B = run.backend.train(run.W, run.B, run.train, idx, mbs, run.eta,
+                                                 run.lmbda, run.n, speeds)
+            else:
+                run.W, run.B, *records = run.backend.train_monitored(
+                    run.W, run.B, run.train, idx, mbs, run.eta, run.lmbda, run.n,
+                    health.every, *health._histogram_args(), speeds=speeds)
+                health._add(_ref.monitor_records(len(idx), mbs, health.every), *records)
             self.weights, self.biases = run.W, run.B
             if run.watch and nonfinite_layers(run.W, run.B):
                 _divergence.report_parameters(
@@ -517,7 +587,7 @@ class Network:
         """
         with self._lock().reading:
             self._cost()
-            correct = small.accuracy(*self._held(), data)
+            correct = small.accuracy(*self._held(), data, self._activation())
             if correct is not None:
                 return correct
             self._parameters()
@@ -595,7 +665,11 @@ class Network:
         """Save the network to ``filename`` as network2's JSON.
 
         ``{"sizes", "weights", "biases", "cost"}``; files load in network2
-        and vice versa.  The save is atomic: the JSON goes to an unnamed
+        and vice versa.  A network with another activation or one of the
+        Glorot-Bengio or He initialisers also gets ``"activation"`` and
+        ``"init"`` (network2 would ignore them: load such a file with
+        vgcore); with network2's settings the file is byte for byte what
+        network2 writes.  The save is atomic: the JSON goes to an unnamed
         temporary file in the same directory (Linux ``O_TMPFILE``; a named
         ``.vgcore-*.tmp`` elsewhere), which is flushed to disk and then
         renamed over ``filename``.  A save that fails or is killed leaves
@@ -611,7 +685,10 @@ class Network:
             data = {"sizes": list(self.sizes),
                     "weights": [np.asarray(w, dtype=np.float64).tolist() for w in W],
                     "biases": [np.asarray(b, dtype=np.float64).tolist() for b in B],
-                    "cost": cost_name(cost)}
+                    "cost": cost_name(cost),
+                    **netfile.extra_keys(self._activation(),
+                                         check_init(self.__dict__.get("init", "default"),
+                                                    "net.init"))}
             _files.atomic_write_json(path, data)
 
     # ------------------------------------------------------------------
@@ -619,8 +696,13 @@ class Network:
     # ------------------------------------------------------------------
 
     def _backend(self):
-        """Who does the mathematics for this network's cost (vgcore.core.backend)."""
-        return _backend.for_cost(self.cost)
+        """Who does the mathematics for this network's cost and activation
+        (vgcore.core.backend)."""
+        return _backend.for_cost(self.cost, self._activation())
+
+    def _activation(self):
+        # networks pickled before activations existed have none: sigmoid
+        return check_activation(self.__dict__.get("activation", "sigmoid"), "net.activation")
 
     def _held(self):
         """The parameters as held, unchecked, for the small-call kernels."""
@@ -695,15 +777,17 @@ def load(filename):
     As in network2 the network is first constructed (which draws its
     initial weights from numpy's generator) and then given the saved
     parameters.  The cost must be one of the built-in cost names (no name
-    is ever looked up in a module).  The whole file is checked before the
+    is ever looked up in a module); vgcore's ``"activation"`` and
+    ``"init"``, when present, one of :data:`ACTIVATIONS` and
+    :data:`INITIALISERS`.  The whole file is checked before the
     network is built -- structure, shapes against ``sizes``, numbers
     (finite, not booleans or strings) -- and anything wrong raises
     :class:`~vgcore.errors.NetworkFileError` (a ``ValueError``) saying what.
     A missing or unreadable file raises ``OSError`` as ``open`` does.
     """
     path = check_path(filename, "filename")
-    sizes, cost, weights, biases = netfile.read_network(path, filename)
-    net = Network(sizes, cost=cost)
+    sizes, cost, weights, biases, extras = netfile.read_network(path, filename)
+    net = Network(sizes, cost=cost, **extras)
     net.weights, net.biases = weights, biases
     return net
 

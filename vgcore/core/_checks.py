@@ -5,12 +5,13 @@ kinds of objects raise ``TypeError``, wrong values ``ValueError``, NaN or
 infinity :class:`~vgcore.errors.NonFiniteError`; every message names the
 argument and what was expected.
 """
+import math
 import os
 
 import numpy as np
 
 from ..errors import NonFiniteError
-from .reference import CrossEntropyCost, QuadraticCost
+from .reference import ACTIVATIONS, INITIALISERS, CrossEntropyCost, QuadraticCost
 
 #: Largest layer size: BLAS indexes with 32-bit ints.
 MAX_LAYER = 2**31 - 1
@@ -122,6 +123,18 @@ def check_real(value, name, minimum=0.0, positive=False):
     return v
 
 
+def check_range(r, name):
+    """A pair ``(lo, hi)`` of finite numbers with ``lo < hi`` (and a finite
+    width), as floats: a histogram's range."""
+    if not isinstance(r, (tuple, list)) or len(r) != 2:
+        raise TypeError(f"{name} must be a pair (lo, hi), got {r!r}")
+    lo = check_real(r[0], f"{name}[0]", minimum=None)
+    hi = check_real(r[1], f"{name}[1]", minimum=None)
+    if not lo < hi or not math.isfinite(hi - lo):
+        raise ValueError(f"{name} must have lo < hi (and a finite width), got {r!r}")
+    return lo, hi
+
+
 def check_int(value, name, minimum):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
@@ -165,12 +178,28 @@ def check_sgd_args(epochs, mini_batch_size, eta, lmbda, early_stopping_n):
             check_int(early_stopping_n, "early_stopping_n", 0))
 
 
-def check_on_divergence(value):
+def _check_choice(value, name, choices):
+    """``value`` if it is one of the strings ``choices`` (TypeError for a
+    non-string, ValueError for another string, both listing the choices)."""
     if not isinstance(value, str):
-        raise TypeError(f"on_divergence must be one of {list(ON_DIVERGENCE)}, got {value!r}")
-    if value not in ON_DIVERGENCE:
-        raise ValueError(f"on_divergence must be one of {list(ON_DIVERGENCE)}, got {value!r}")
+        raise TypeError(f"{name} must be one of {list(choices)}, got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def check_activation(value, name="activation"):
+    """The name of a hidden-layer activation (:data:`reference.ACTIVATIONS`)."""
+    return _check_choice(value, name, ACTIVATIONS)
+
+
+def check_init(value, name="init"):
+    """The name of an initialiser (:data:`reference.INITIALISERS`)."""
+    return _check_choice(value, name, INITIALISERS)
+
+
+def check_on_divergence(value):
+    return _check_choice(value, "on_divergence", ON_DIVERGENCE)
 
 
 def as_columns(a, n_in, dtype):

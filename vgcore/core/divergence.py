@@ -18,7 +18,7 @@ from ..errors import DivergenceError, DivergenceWarning
 _VGCORE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _callers_level():
+def callers_level():
     """``warnings.warn``'s stacklevel, seen from its caller, of the first frame
     outside vgcore: the user's line that called SGD or update_mini_batch."""
     frame, level = sys._getframe(2), 2
@@ -72,7 +72,7 @@ def report_parameters(net, backend, before, data, idx, mini_batch_size, eta, lmb
         raise DivergenceError(msg + "; the network keeps its last finite parameters",
                               epoch, mini_batch, layer, parameter, layers, results)
     warnings.warn(DivergenceWarning(msg, epoch, mini_batch, layer, parameter, layers),
-                  stacklevel=_callers_level())
+                  stacklevel=callers_level())
 
 
 def report_cost(what, value, epoch, eta, lmbda, n, on_divergence, results):
@@ -84,4 +84,4 @@ def report_cost(what, value, epoch, eta, lmbda, n, on_divergence, results):
     if on_divergence == "raise":
         raise DivergenceError(msg, epoch, None, None, "cost", (), results)
     warnings.warn(DivergenceWarning(msg, epoch, None, None, "cost", ()),
-                  stacklevel=_callers_level())
+                  stacklevel=callers_level())

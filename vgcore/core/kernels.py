@@ -59,14 +59,13 @@ parameters in the other functions) are made C-contiguous with
 ``np.ascontiguousarray`` if they are not (a copy, in the same dtype).
 """
 import contextlib
-import math
 import numbers
 import threading
 
 import numpy as np
 
 from . import reference as ref
-from ._checks import check_int, check_labels, check_real
+from ._checks import check_int, check_labels, check_range, check_real
 from .._support.lazy import LazyModule
 
 # the extension loads SciPy's BLAS: imported at the first compiled call
@@ -341,17 +340,6 @@ def _check_out(name, a, dtype, shape):
     return a
 
 
-def _check_range(name, r):
-    """A histogram's ``(lo, hi)``: finite, ``lo < hi``."""
-    if not isinstance(r, (tuple, list)) or len(r) != 2:
-        raise TypeError(f"{name} must be a pair (lo, hi), got {r!r}")
-    lo = check_real(r[0], f"{name}[0]", minimum=None)
-    hi = check_real(r[1], f"{name}[1]", minimum=None)
-    if not lo < hi or not math.isfinite(hi - lo):
-        raise ValueError(f"{name} must have lo < hi (and a finite width), got {r!r}")
-    return lo, hi
-
-
 def _check_monitor(monitor, every, act_hist, act_range, delta_hist, delta_range,
                    n_examples, mbs, n_layers, arrays):
     """The monitor's arguments of :func:`sgd_epoch`, checked: the keyword
@@ -383,7 +371,7 @@ def _check_monitor(monitor, every, act_hist, act_range, delta_hist, delta_range,
         if rng is None:
             raise ValueError(f"{kind}_hist needs {kind}_range=(lo, hi), the range of its bins")
         out[f"{kind}_hist"] = _check_out(f"{kind}_hist", hist, np.int64, shape[:2] + (None,))
-        out[f"{kind}_lo"], out[f"{kind}_hi"] = _check_range(f"{kind}_range", rng)
+        out[f"{kind}_lo"], out[f"{kind}_hi"] = check_range(rng, f"{kind}_range")
     buffers = [out[k] for k in ("monitor", "act_hist", "delta_hist") if k in out]
     for i, b in enumerate(buffers):
         if any(np.may_share_memory(b, a) for a in buffers[i + 1:] + arrays):

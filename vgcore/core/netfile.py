@@ -2,7 +2,11 @@
 
 ``{"sizes": [...], "weights": [...], "biases": [...], "cost": "CrossEntropyCost"}``
 as ``Network.save`` writes it (through :func:`vgcore._support.files.atomic_write_json`)
-and network2 reads it.  :func:`read_network` checks the whole file before
+and network2 reads it.  vgcore adds ``"activation"`` when the hidden layers'
+activation is not network2's sigmoid, and ``"init"`` when the network was
+initialised by one of Glorot and Bengio's or He's initialisers (network2's
+own two are not recorded): a network with network2's settings is saved
+exactly as network2 saves it.  :func:`read_network` checks the whole file before
 a network is built; anything wrong raises
 :class:`~vgcore.errors.NetworkFileError` saying what.
 """
@@ -10,11 +14,28 @@ import numpy as np
 
 from ..errors import NetworkFileError
 from ._checks import check_sizes
-from .reference import BUILTIN_COSTS
+from .reference import ACTIVATIONS, BUILTIN_COSTS, INITIALISERS
+
+#: vgcore's optional keys: their default (not written) and accepted values.
+EXTRAS = {"activation": ("sigmoid", tuple(ACTIVATIONS)),
+          "init": ("default", tuple(INITIALISERS))}
+
+
+def extra_keys(activation, init):
+    """The keys vgcore adds to a network file for ``activation`` and ``init``
+    (none with network2's settings: the file is then network2's own)."""
+    extras = {}
+    if activation != "sigmoid":
+        extras["activation"] = activation
+    if init not in ("default", "large"):
+        extras["init"] = init
+    return extras
 
 
 def read_network(path, filename):
-    """``(sizes, cost, weights, biases)`` from the network2 JSON file ``path``.
+    """``(sizes, cost, weights, biases, extras)`` from the network2 JSON file
+    ``path``; ``extras`` maps ``"activation"`` and ``"init"`` to their values
+    (the defaults when the file has none).
 
     The whole file is checked; anything wrong raises
     :class:`~vgcore.errors.NetworkFileError` naming ``filename`` (as the
@@ -41,6 +62,15 @@ def read_network(path, filename):
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         raise NetworkFileError(filename, f"unknown cost {shown}; expected one of "
                                          f"{sorted(BUILTIN_COSTS)}")
+    extras = {}
+    for key, (default, choices) in EXTRAS.items():
+        value = data.get(key, default)
+        if not isinstance(value, str) or value not in choices:
+            shown = repr(value)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise NetworkFileError(filename, f"unknown {key} {shown}; expected one of "
+                                             f"{list(choices)}")
+        extras[key] = value
     try:
         sizes = check_sizes(data["sizes"])
     except (TypeError, ValueError) as e:
@@ -52,7 +82,7 @@ def read_network(path, filename):
         biases = json_matrices(data["biases"], "biases", [(sizes[l + 1], 1) for l in range(L)])
     except (TypeError, ValueError) as e:
         raise NetworkFileError(filename, f"bad parameters: {e}") from None
-    return sizes, cost, weights, biases
+    return sizes, cost, weights, biases, extras
 
 
 def reject_constant(name):

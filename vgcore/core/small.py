@@ -14,6 +14,7 @@ kernels report a non-finite number: the caller then takes its general
 path, which checks everything (and so explains what is wrong).  A NaN or
 infinite parameter or input always shows up as a non-finite ``z`` here.
 The extension loads SciPy's BLAS, so it is imported at the first call.
+``act`` (every function) names the hidden layers' activation.
 """
 import numpy as np
 
@@ -24,6 +25,11 @@ from .datasets import one_hot, small_rows
 _small = LazyModule("vgcore._small", globals(), "_small")
 
 __all__ = ["MAX_ROWS", "feedforward", "backprop", "update", "accuracy", "total_cost"]
+
+#: The small kernels' codes of the hidden layers' activations (``act=`` of
+#: every function: a name of :data:`vgcore.core.reference.ACTIVATIONS`, whose
+#: order is the codes' order, ``vg_codes.h``).
+_ACT_CODES = {name: code for code, name in enumerate(reference.ACTIVATIONS)}
 
 #: Calls on at most this many examples go to the small-call kernels
 #: (measured: below ~30 examples they beat ``vgcore.core.kernels``).
@@ -43,18 +49,18 @@ def _plain(sizes, dtype):
             and len(sizes) >= 2 and type(sizes[0]) is int and type(sizes[-1]) is int)
 
 
-def feedforward(weights, biases, sizes, dtype, a):
+def feedforward(weights, biases, sizes, dtype, a, act="sigmoid"):
     """The output for one ``(n_in, 1)`` or ``(n_in,)`` column ``a``, shaped like it."""
     if (type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1)
             or type(sizes) is not list or not sizes or a.shape[0] != sizes[0]):
         return None                      # one (n_in, 1) or (n_in,) column only
-    out = _small.forward(weights, biases, sizes, dtype, a)
+    out = _small.forward(weights, biases, sizes, dtype, a, False, _ACT_CODES[act])
     if out is None:
         return None
     return out.reshape(-1, 1) if a.ndim == 2 else out.reshape(-1)
 
 
-def backprop(weights, biases, sizes, dtype, x, y, cost):
+def backprop(weights, biases, sizes, dtype, x, y, cost, act="sigmoid"):
     """``(nabla_b, nabla_w)`` of one example; ``y`` a target column or an int label."""
     if type(y) is int or isinstance(y, np.integer):
         label, y = y, None
@@ -62,10 +68,11 @@ def backprop(weights, biases, sizes, dtype, x, y, cost):
             return None
     else:
         label = -1
-    return _small.backprop(weights, biases, sizes, dtype, x, y, label, _cost_code(cost))
+    return _small.backprop(weights, biases, sizes, dtype, x, y, label, _cost_code(cost),
+                           _ACT_CODES[act])
 
 
-def update(weights, biases, sizes, dtype, mini_batch, eta, lmbda, n, cost):
+def update(weights, biases, sizes, dtype, mini_batch, eta, lmbda, n, cost, act="sigmoid"):
     """New ``(weights, biases)`` after one step on a small mini-batch."""
     if not _plain(sizes, dtype):
         return None
@@ -74,10 +81,10 @@ def update(weights, biases, sizes, dtype, mini_batch, eta, lmbda, n, cost):
         return None
     X, labels, Y = rows
     return _small.update(weights, biases, sizes, dtype, X, Y, labels, _cost_code(cost),
-                         eta, lmbda, n)
+                         eta, lmbda, n, _ACT_CODES[act])
 
 
-def _outputs(weights, biases, sizes, dtype, data, need_labels):
+def _outputs(weights, biases, sizes, dtype, data, need_labels, act):
     """``(out, z, labels, Y)`` of a few examples: the outputs, the output
     layer's weighted inputs, and int labels or target rows (the other None)."""
     if not _plain(sizes, dtype):
@@ -86,23 +93,23 @@ def _outputs(weights, biases, sizes, dtype, data, need_labels):
     if rows is None:
         return None
     X, labels, Y = rows
-    result = _small.forward(weights, biases, sizes, dtype, X, True)
+    result = _small.forward(weights, biases, sizes, dtype, X, True, _ACT_CODES[act])
     return None if result is None else (*result, labels, Y)
 
 
-def accuracy(weights, biases, sizes, dtype, data):
+def accuracy(weights, biases, sizes, dtype, data, act="sigmoid"):
     """How many of a few labelled examples the network classifies right."""
-    small = _outputs(weights, biases, sizes, dtype, data, need_labels=True)
+    small = _outputs(weights, biases, sizes, dtype, data, True, act)
     if small is None:
         return None
     out, _, labels, _ = small
     return reference.count_correct(out, labels)
 
 
-def total_cost(weights, biases, sizes, dtype, data, lmbda, cost):
+def total_cost(weights, biases, sizes, dtype, data, lmbda, cost, act="sigmoid"):
     """network2's ``total_cost`` of a few examples (a built-in ``cost``), or None
     when it is not finite (the general path then says why)."""
-    small = _outputs(weights, biases, sizes, dtype, data, need_labels=False)
+    small = _outputs(weights, biases, sizes, dtype, data, False, act)
     if small is None:
         return None
     out, z, labels, Y = small
