@@ -20,6 +20,22 @@ def sig_prime(z):
     return sig(z) * (1 - sig(z))
 
 
+# The hidden layers' other activations (vgcore's Network(activation=)),
+# from their equations, each with its derivative in z; the output layer
+# stays sigmoid.
+HIDDEN = {
+    "sigmoid": (sig, sig_prime),
+    "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+    "softsign": (lambda z: z / (1.0 + np.abs(z)), lambda z: 1.0 / (1.0 + np.abs(z)) ** 2),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float)),
+}
+
+
+def _f(l, L, act):
+    """The activation of weight layer ``l`` of ``L``, and its derivative."""
+    return HIDDEN["sigmoid" if l == L - 1 else act]
+
+
 def init(sizes):
     """network2's default initialiser: all biases, then all weights."""
     biases = [np.random.randn(y, 1) for y in sizes[1:]]
@@ -27,12 +43,13 @@ def init(sizes):
     return weights, biases
 
 
-def backprop(weights, biases, x, y, cost):
+def backprop(weights, biases, x, y, cost, act="sigmoid"):
     activation, activations, zs = x, [x], []
-    for w, b in zip(weights, biases):
+    L = len(weights)
+    for l, (w, b) in enumerate(zip(weights, biases)):
         z = np.dot(w, activation) + b
         zs.append(z)
-        activation = sig(z)
+        activation = _f(l, L, act)[0](z)
         activations.append(activation)
     if cost == "cross-entropy":
         delta = activations[-1] - y
@@ -43,17 +60,17 @@ def backprop(weights, biases, x, y, cost):
     nb[-1] = delta
     nw[-1] = np.dot(delta, activations[-2].T)
     for l in range(2, len(weights) + 1):
-        delta = np.dot(weights[-l + 1].T, delta) * sig_prime(zs[-l])
+        delta = np.dot(weights[-l + 1].T, delta) * HIDDEN[act][1](zs[-l])
         nb[-l] = delta
         nw[-l] = np.dot(delta, activations[-l - 1].T)
     return nb, nw
 
 
-def update(weights, biases, batch, eta, lmbda, n, cost):
+def update(weights, biases, batch, eta, lmbda, n, cost, act="sigmoid"):
     sb = [np.zeros(b.shape) for b in biases]
     sw = [np.zeros(w.shape) for w in weights]
     for x, y in batch:
-        nb, nw = backprop(weights, biases, x, y, cost)
+        nb, nw = backprop(weights, biases, x, y, cost, act)
         sb = [a + d for a, d in zip(sb, nb)]
         sw = [a + d for a, d in zip(sw, nw)]
     m = len(batch)
@@ -62,7 +79,7 @@ def update(weights, biases, batch, eta, lmbda, n, cost):
     return weights, biases
 
 
-def sgd(weights, biases, training_data, epochs, mbs, eta, lmbda, cost):
+def sgd(weights, biases, training_data, epochs, mbs, eta, lmbda, cost, act="sigmoid"):
     if not isinstance(training_data, list):
         training_data = list(training_data)
     n = len(training_data)
@@ -70,25 +87,25 @@ def sgd(weights, biases, training_data, epochs, mbs, eta, lmbda, cost):
         random.shuffle(training_data)
         for k in range(0, n, mbs):
             weights, biases = update(weights, biases, training_data[k:k + mbs],
-                                     eta, lmbda, n, cost)
+                                     eta, lmbda, n, cost, act)
     return weights, biases
 
 
-def feedforward(weights, biases, a):
-    for w, b in zip(weights, biases):
-        a = sig(np.dot(w, a) + b)
+def feedforward(weights, biases, a, act="sigmoid"):
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        a = _f(l, len(weights), act)[0](np.dot(w, a) + b)
     return a
 
 
-def accuracy(weights, biases, data, one_hot):
-    return sum(int(np.argmax(feedforward(weights, biases, x)) ==
+def accuracy(weights, biases, data, one_hot, act="sigmoid"):
+    return sum(int(np.argmax(feedforward(weights, biases, x, act)) ==
                    (np.argmax(y) if one_hot else y)) for x, y in data)
 
 
-def total_cost(weights, biases, data, lmbda, cost, int_labels):
+def total_cost(weights, biases, data, lmbda, cost, int_labels, act="sigmoid"):
     c = 0.0
     for x, y in data:
-        a = feedforward(weights, biases, x)
+        a = feedforward(weights, biases, x, act)
         if int_labels:
             e = np.zeros((10, 1))
             e[y] = 1.0
