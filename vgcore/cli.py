@@ -1,4 +1,4 @@
-"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore bench``,
+"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore glorot``, ``vgcore bench``,
 ``vgcore info``.
 
 Each subcommand lives in its own module and registers itself through a
@@ -12,7 +12,7 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli"]
+SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli", "experiments.glorot"]
 
 
 def kernels_line():

@@ -12,7 +12,7 @@ import numpy as np
 __all__ = [
     "FIGSIZE", "DPI", "plot_speed_history", "plot_six_neurons",
     "plot_initial_speeds", "plot_depth_sweep", "plot_chain_factors",
-    "plot_width_curve",
+    "plot_width_curve", "plot_activation_trace", "plot_test_errors", "plot_speed_grid",
 ]
 
 FIGSIZE = (8.0, 5.0)
@@ -290,4 +290,78 @@ def plot_width_curve(path, w_max=40.0, title=None):
     ax.legend(loc="upper right")
     ax.set_xlim(0, w_max)
     ax.set_ylim(0, 0.5)
+    return _save(plt, fig, path)
+
+
+# ---------------------------------------------------------------------------
+# vgcore glorot (Glorot & Bengio 2010)
+# ---------------------------------------------------------------------------
+
+def plot_activation_trace(epochs, means, stds, path, title=None):
+    """Glorot & Bengio's Figure 2: each hidden layer's mean activation (line)
+    and standard deviation (band) against training time.
+
+    ``epochs``: the time of each record in epochs; ``means``, ``stds``:
+    ``(records, hidden layers)`` arrays (the monitor's ``act_mean`` and
+    ``act_std``).
+    """
+    plt, fig, ax = _new_figure()
+    t = np.asarray(epochs, dtype=float)
+    m, sd = np.asarray(means, dtype=float), np.asarray(stds, dtype=float)
+    for k in range(m.shape[1]):
+        ax.plot(t, m[:, k], color=f"C{k}", linewidth=1.6, label=f"Layer {k + 1}")
+        ax.fill_between(t, m[:, k] - sd[:, k], m[:, k] + sd[:, k], color=f"C{k}", alpha=0.12)
+    ax.set_xlabel("Epochs of training")
+    ax.set_ylabel("activation: mean (line) ± std (band)")
+    ax.set_title(title or "Activations of the hidden layers during training")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return _save(plt, fig, path)
+
+
+def plot_test_errors(names, per_seed, paper, path, title=None):
+    """Test error per configuration: each seed (dots), mean ± std (bar), and
+    the paper's value (cross).  ``per_seed``: one list of errors (%) per name."""
+    plt, fig, ax = _new_figure()
+    x = np.arange(len(names))
+    for i, errors in enumerate(per_seed):
+        errors = np.asarray(errors, dtype=float)
+        std = errors.std(ddof=1) if errors.size > 1 else 0.0
+        ax.bar(i, errors.mean(), yerr=std, color="C0", alpha=0.35, capsize=5,
+               label="vgcore: mean ± std over seeds" if i == 0 else None)
+        ax.plot(np.full(errors.size, i) + np.linspace(-0.12, 0.12, errors.size), errors,
+                "o", color="C0", markersize=4)
+        if names[i] in paper:
+            ax.plot(i, paper[names[i]], "x", color="C3", markersize=11, mew=2,
+                    label="Glorot & Bengio (2010), Table 1" if i == 0 else None)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names)
+    ax.set_ylabel("test error (%)")
+    ax.set_title(title or "Test error on MNIST")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return _save(plt, fig, path)
+
+
+def plot_speed_grid(speeds, path, title=None):
+    """Learning speed of each hidden layer at initialisation, one line per
+    (activation, initialisation): ``speeds`` maps a label to per-layer means."""
+    plt, fig, ax = _new_figure()
+    styles = ["-", "--", ":", "-.", (0, (5, 1))]
+    acts = sorted({label.split(" / ")[0] for label in speeds})
+    inits = sorted({label.split(" / ")[1] for label in speeds})
+    for label, means in speeds.items():
+        act, init = label.split(" / ")
+        layers = np.arange(1, len(means) + 1)
+        y = np.where(np.asarray(means, dtype=float) > 0, means, np.nan)
+        ax.plot(layers, y, marker="o", markersize=3, color=f"C{acts.index(act)}",
+                linestyle=styles[inits.index(init) % len(styles)], linewidth=1.3,
+                label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("Hidden layer")
+    ax.set_ylabel(r"learning speed at initialisation $\|\partial C/\partial b\|$")
+    ax.set_xticks(range(1, 1 + max(len(m) for m in speeds.values())))
+    ax.set_title(title or "Learning speed at initialisation, by activation and initialisation")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=6)
     return _save(plt, fig, path)

@@ -4,13 +4,17 @@ A task is a dict: ``{"kind": "speed", "n_hidden": k, "seed": s, "epochs": E}``
 (the learning speeds over ``E`` epochs of full-batch descent on the probe
 set) or ``{"kind": "sweep", "n_hidden": k, "seed": s, "epochs": E, "lmbda":
 L, "n_train": N}`` (one run of the depth sweep: validation accuracy after
-every epoch).  :func:`run_tasks` runs a list of them, longest first, and
+every epoch); another experiment's task names its run function,
+``{"fn": "module:function", "config": {...}, "seed": s, "label": "...",
+"cost": c}``, which is called as ``function(config, seed)`` and returns a
+dict (``vgcore glorot``'s runs: ``experiments/glorot.run_one``).  :func:`run_tasks` runs a list of them, longest first, and
 returns ``(task, result, (wall seconds, CPU seconds))`` in task order.
 Every run uses one BLAS thread and seeds numpy and ``random`` before its
 network is built, so the results are bit-for-bit the same for any number
 of worker processes.
 """
 import contextlib
+import importlib
 import io
 import sys
 import time
@@ -51,6 +55,10 @@ def run_task(task):
     """One training run; returns ``(task, result, (wall seconds, CPU seconds))``."""
     t0 = time.perf_counter()
     c0 = time.process_time()
+    if "fn" in task:       # an experiment's own run: function(config, seed) -> dict
+        module, name = task["fn"].split(":")
+        result = getattr(importlib.import_module(module), name)(task["config"], task["seed"])
+        return task, result, (time.perf_counter() - t0, time.process_time() - c0)
     kind, n_hidden, seed = task["kind"], task["n_hidden"], task["seed"]
     sizes = diag.hidden_sizes(n_hidden)
     if kind == "speed":
@@ -71,6 +79,8 @@ def run_task(task):
 
 def _cost(task):
     """A rough relative cost, to start the longest runs first."""
+    if "fn" in task:
+        return task.get("cost", 1.0)
     if task["kind"] == "sweep":
         return task["epochs"] * task["n_train"] * (1 + 0.3 * task["n_hidden"])
     return task["epochs"] * diag.N_PROBE * 2 * (1 + 0.3 * task["n_hidden"])
@@ -78,6 +88,8 @@ def _cost(task):
 
 def describe(task):
     """``"depth sweep, 2 hidden, seed 0"``: a task, for the progress bar and the report."""
+    if "fn" in task:
+        return task.get("label", f"{task['fn']}, seed {task['seed']}")
     what = "depth sweep" if task["kind"] == "sweep" else "speeds"
     return f"{what}, {task['n_hidden']} hidden, seed {task['seed']}"
 
