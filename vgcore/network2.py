@@ -59,9 +59,13 @@ Deliberate differences from network2
 - One network may be used from several threads (see "Threads" below).
 
 Additions (keyword-only, documented below): ``dtype`` for float32
-networks; ``speed_probe``, ``record_minibatch_speeds`` and
-``on_divergence`` in ``SGD``; ``on_divergence`` in ``update_mini_batch``;
-the methods ``mean_nabla_b`` and ``learning_speeds``.
+networks; ``activation`` (sigmoid, tanh, softsign, ReLU hidden layers) and
+``init`` (network2's two initialisers, Glorot and Bengio's two, He's) of
+``Network``; ``speed_probe``, ``record_minibatch_speeds``, ``monitor`` (the
+per-layer health monitor, :class:`Monitor`) and ``on_divergence`` in
+``SGD``; ``on_divergence`` in ``update_mini_batch``; the methods
+``mean_nabla_b`` and ``learning_speeds``.  With their defaults everything
+is network2's, to the byte of the saved files.
 
 Validation
 ----------
