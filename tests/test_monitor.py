@@ -233,6 +233,17 @@ def test_path_writes_the_files_after_every_epoch(tmp_path, monkeypatch):
     assert (tmp_path / "new" / "folder" / "monitor.csv").exists()
 
 
+def test_a_path_that_cannot_be_a_folder_is_refused_before_training(tmp_path):
+    (tmp_path / "file").write_text("")
+    X, labels = data(20)
+    net = network2.Network([20, 4, 10])
+    before = [w.copy() for w in net.weights]
+    with pytest.raises(FileExistsError):
+        net.SGD((X, labels), 1, 10, 0.1, monitor=network2.Monitor(path=tmp_path / "file"))
+    for a, b in zip(net.weights, before):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_nan_is_null_in_the_json_and_nan_in_the_csv(tmp_path):
     X, labels = data(50)
     net = network2.Network([20, 4, 10])

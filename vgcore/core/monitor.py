@@ -133,6 +133,8 @@ class Monitor:
         if self.activation is not None and activation != self.activation:
             raise ValueError(f"monitor holds records of a {self.activation} network, not "
                              f"{activation}: use a new Monitor, or clear() it")
+        if self.path is not None:        # a folder that cannot be made: say so now
+            os.makedirs(self.path, exist_ok=True)
         self.sizes, self.activation = list(sizes), activation
         self.calls.append({"first_epoch": self._epoch, "epochs": epochs,
                            "mini_batch_size": mini_batch_size, "eta": eta, "lmbda": lmbda,
