@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 
+import per_example as pe
 import vgcore.network2 as network2
 from vgcore.core import monitor as M
 from vgcore.core import reference as R
@@ -45,24 +46,12 @@ def network2_order(n):
     return np.array(idx)
 
 
-class MyCrossEntropy:
-    """A cost of one's own: network2 trains it with the numpy reference."""
-
-    @staticmethod
-    def fn(a, y):
-        return float(np.sum(-y * np.log(a) - (1 - y) * np.log(1 - a)))
-
-    @staticmethod
-    def delta(z, a, y):
-        return a - y
-
-
 # ---------------------------------------------------------------------------
 # Every metric against the reference
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("cost", [network2.CrossEntropyCost, MyCrossEntropy],
+@pytest.mark.parametrize("cost", [network2.CrossEntropyCost, pe.MyCrossEntropy],
                          ids=["kernels", "reference"])
 def test_every_metric_matches_the_reference(act, cost):
     """Two SGD calls of one epoch on 2,300 examples in mini-batches of 5

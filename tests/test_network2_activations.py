@@ -40,20 +40,9 @@ def close(got, want, tol=1e-12):
         np.testing.assert_allclose(g, w, rtol=tol, atol=tol * max(1.0, np.abs(w).max()))
 
 
-class MyCrossEntropy:
-    """A cost of one's own (the reference backend), the cross-entropy's formulas."""
-
-    @staticmethod
-    def fn(a, y):
-        return float(np.sum(-y * np.log(a) - (1 - y) * np.log(1 - a)))
-
-    @staticmethod
-    def delta(z, a, y):
-        return a - y
-
-
 @pytest.mark.parametrize("act", ACTS)
-@pytest.mark.parametrize("costname,cost", COSTS + [("cross-entropy", MyCrossEntropy)])
+@pytest.mark.parametrize("costname,cost",
+                         COSTS + [("cross-entropy", pe.MyCrossEntropy)])
 def test_every_method_matches_per_example(act, costname, cost):
     """feedforward, backprop (one example and the batch path), accuracy,
     total_cost and SGD against per_example with the same activation, on the

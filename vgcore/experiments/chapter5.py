@@ -672,40 +672,52 @@ def _data_problem(spec):
     return None
 
 
-def _error(message, code):
-    print(f"vgcore chapter5: error: {message}", file=sys.stderr)
-    return code
+def _settings(args):
+    """The Settings of ``vgcore chapter5``'s arguments (ValueError if bad)."""
+    jobs = args.jobs if args.jobs is not None else default_jobs()
+    return Settings(seeds=args.seeds, epochs=args.epochs, lmbda=args.lmbda,
+                    epochs_speed=args.epochs_speed, init_seeds=args.init_seeds,
+                    jobs=jobs, quick=args.quick, progress=not args.no_progress)
 
 
-def _cli(args):
-    """Check everything that can be checked before anything is created or
-    computed: one line on stderr and exit code 2 for a bad input, 1 for a
-    failure during the run."""
+def run_command(command, make_settings, run_settings, args):
+    """An experiment's command: ``make_settings(args)`` (ValueError: a bad
+    argument), then ``run_settings(settings, args.out, data_spec=args.data)``.
+
+    Everything that can be checked is checked before anything is created or
+    computed: one line ``vgcore COMMAND: error: ...`` on stderr and exit code
+    2 for a bad input, 1 for a failure during the run, 130 for Ctrl-C.
+    """
+    def error(message, code):
+        print(f"vgcore {command}: error: {message}", file=sys.stderr)
+        return code
+
     try:
-        jobs = args.jobs if args.jobs is not None else default_jobs()
-        settings = Settings(seeds=args.seeds, epochs=args.epochs, lmbda=args.lmbda,
-                            epochs_speed=args.epochs_speed, init_seeds=args.init_seeds,
-                            jobs=jobs, quick=args.quick, progress=not args.no_progress)
+        settings = make_settings(args)
     except ValueError as e:
-        return _error(e, 2)
+        return error(e, 2)
     missing = _missing_modules()
     if missing:
-        return _error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
-                      f"installed (the [chapter5] extra): pip install \"vgcore[chapter5]\"", 2)
+        return error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+                     f"installed (the [chapter5] extra): pip install \"vgcore[chapter5]\"", 2)
     problem = _data_problem(args.data) or _out_problem(args.out)
     if problem:
-        return _error(problem, 2)
+        return error(problem, 2)
     try:
-        run(settings, args.out, data_spec=args.data)
+        run_settings(settings, args.out, data_spec=args.data)
     except OSError as e:                   # e.g. the disk filled up
-        return _error(f"{e.strerror or e}: {e.filename}" if e.filename else e, 1)
+        return error(f"{e.strerror or e}: {e.filename}" if e.filename else e, 1)
     except ValueError as e:                # MNISTFormatError is one
-        return _error(e, 1)
+        return error(e, 1)
     except KeyboardInterrupt:
-        print("vgcore chapter5: interrupted; the results folder is incomplete",
+        print(f"vgcore {command}: interrupted; the results folder is incomplete",
               file=sys.stderr)
         return 130
     return 0
+
+
+def _cli(args):
+    return run_command("chapter5", _settings, run, args)
 
 
 def main(argv=None):

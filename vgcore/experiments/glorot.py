@@ -41,7 +41,6 @@ import functools
 import io
 import itertools
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +49,7 @@ from .. import __version__
 from .._support import files as _files
 from . import diagnostics as diag
 from . import report, runs
-from .chapter5 import (_data_problem, _json_safe, _missing_modules, _out_problem,
-                       _Stopwatch, default_jobs, load_chapter5_data)
+from .chapter5 import _json_safe, _Stopwatch, default_jobs, load_chapter5_data, run_command
 
 __all__ = ["add_parser", "run", "main", "Settings", "run_one", "CONFIGS", "PAPER",
            "PAPER_TABLE1", "initial_speed_grid", "pairwise_tests", "render_report"]
@@ -498,41 +496,17 @@ def _add_arguments(p):
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _error(message, code):
-    print(f"vgcore glorot: error: {message}", file=sys.stderr)
-    return code
+def _settings(args):
+    """The Settings of ``vgcore glorot``'s arguments (ValueError if bad)."""
+    return Settings(width=args.width, hidden=args.hidden, epochs=args.epochs,
+                    seeds=args.seeds, eta=args.eta, lmbda=args.lmbda, every=args.every,
+                    init_seeds=args.init_seeds,
+                    jobs=args.jobs if args.jobs is not None else default_jobs(),
+                    quick=args.quick, progress=not args.no_progress)
 
 
 def _cli(args):
-    """Check what can be checked first: exit code 2 for a bad input, 1 for a
-    failure during the run."""
-    try:
-        settings = Settings(width=args.width, hidden=args.hidden, epochs=args.epochs,
-                            seeds=args.seeds, eta=args.eta, lmbda=args.lmbda,
-                            every=args.every, init_seeds=args.init_seeds,
-                            jobs=args.jobs if args.jobs is not None else default_jobs(),
-                            quick=args.quick, progress=not args.no_progress)
-    except ValueError as e:
-        return _error(e, 2)
-    missing = _missing_modules()
-    if missing:
-        return _error(f"{' and '.join(missing)} not installed (the [chapter5] extra): "
-                      f"pip install \"vgcore[chapter5]\"", 2)
-    problem = _data_problem(args.data) or _out_problem(args.out)
-    if problem:
-        return _error(problem, 2)
-    t0 = time.perf_counter()
-    try:
-        run(settings, args.out, data_spec=args.data)
-    except OSError as e:
-        return _error(f"{e.strerror or e}: {e.filename}" if e.filename else e, 1)
-    except ValueError as e:
-        return _error(e, 1)
-    except KeyboardInterrupt:
-        print(f"vgcore glorot: interrupted after {time.perf_counter() - t0:.0f} s; the "
-              f"results folder is incomplete", file=sys.stderr)
-        return 130
-    return 0
+    return run_command("glorot", _settings, run, args)
 
 
 def main(argv=None):
