@@ -45,6 +45,7 @@ from .._support import files as _files
 from ..errors import MonitorWarning
 from . import reference
 from ._checks import check_int, check_path, check_range
+from .kernels import MONITOR_EVERY
 
 __all__ = ["Monitor", "METRICS", "COLUMNS", "SPEED_RATIO", "SATURATED", "DEAD"]
 
@@ -94,7 +95,7 @@ class Monitor:
     forgets the records.
     """
 
-    def __init__(self, every=100, *, histograms=False, bins=50, act_range=None,
+    def __init__(self, every=MONITOR_EVERY, *, histograms=False, bins=50, act_range=None,
                  delta_range=(-1.0, 1.0), path=None, warn=True):
         self.every = check_int(every, "every", 1)
         if not isinstance(histograms, (bool, np.bool_)):
