@@ -36,7 +36,7 @@ def test_every_file_is_written(quick):
     out, proc, s = quick
     names = ["report.md", "summary.json"] + FIGURES + [
         f"monitor/{k.replace(' ', '_')}/monitor.{ext}" for k in glorot.CONFIGS
-        for ext in ("csv", "json")]
+        for ext in ("csv", "json", "png")]
     for name in names:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     for name in FIGURES:

@@ -400,3 +400,61 @@ def test_reading_a_metric_that_is_not_there_is_refused():
         mon.epoch_means(5)
     with pytest.raises(IsADirectoryError):
         mon.write_csv(str(M.__file__).rsplit("/", 1)[0])
+
+
+# ---------------------------------------------------------------------------
+# Reading the JSON form back, and its figure (vgcore monitor)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("histograms", [False, True])
+def test_load_reads_back_what_save_wrote(tmp_path, histograms):
+    mon = trained_monitor(histograms=histograms, bins=3)
+    _, json_path = mon.save(tmp_path)
+    back = network2.Monitor.load(json_path)
+    assert back.records() == mon.records()
+    assert back.to_json() == mon.to_json()
+    np.testing.assert_array_equal(back.stretches, mon.stretches)
+    np.testing.assert_array_equal(back.epoch_means(1), mon.epoch_means(1))
+    if histograms:
+        for kind in ("act", "delta"):
+            for a, b in zip(back.histogram(kind), mon.histogram(kind)):
+                np.testing.assert_array_equal(a, b)
+
+
+def test_load_refuses_what_is_not_a_monitors_file(tmp_path):
+    mon = trained_monitor()
+    doc = mon.to_json()
+    f = tmp_path / "m.json"
+    cases = [("not json", "not a monitor's JSON file"),
+             ("[1, 2]", "format"),
+             (json.dumps({**doc, "format": "other"}), "format"),
+             (json.dumps({**doc, "rows": doc["rows"][:-1]}), "not whole records"),
+             (json.dumps({**doc, "activation": "gelu"}), "unknown activation 'gelu'"),
+             (json.dumps({**doc, "rows": doc["rows"][1:] + doc["rows"][:1]}),
+              "out of place"),
+             (json.dumps({**doc, "every": 0}), "every must be >= 1")]
+    for text, match in cases:
+        f.write_text(text)
+        with pytest.raises(ValueError, match=match):
+            network2.Monitor.load(f)
+
+
+def test_vgcore_monitor_draws_the_figure_and_says_what_it_sees(tmp_path, capsys):
+    from vgcore import cli
+    from test_chapter5 import png_size
+
+    found, net = monitored([20] + [10] * 6 + [10], init="standard")
+    net.monitor.save(tmp_path)
+    assert cli.main(["monitor", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert png_size(tmp_path / "monitor.png") == (800, 500)
+    assert "epoch 1, means over its records:" in out
+    assert "warning (vanishing): epoch 1: hidden layer 1 learns" in out
+    assert cli.main(["monitor", str(tmp_path / "monitor.json"), "--out",
+                     str(tmp_path / "fig.png")]) == 0
+    assert (tmp_path / "fig.png").stat().st_size > 5000
+    (tmp_path / "bad.json").write_text("{}")
+    assert cli.main(["monitor", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vgcore monitor: error: ") and "not a monitor's JSON" in err
+    assert cli.main(["monitor", str(tmp_path / "missing.json")]) == 1

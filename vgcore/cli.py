@@ -12,7 +12,8 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli", "experiments.glorot"]
+SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli", "experiments.glorot",
+                      "experiments.monitor_figure"]
 
 
 def kernels_line():

@@ -22,7 +22,8 @@ as :meth:`Monitor.records` (list of dicts), :meth:`Monitor.table` (a
 numpy structured array), :meth:`Monitor.series` (one metric as an array
 ``(records, layers)``), or the files ``monitor.csv`` and ``monitor.json``
 (:meth:`Monitor.save`, written atomically; with ``path=`` after every
-epoch, so a long run can be watched).
+epoch, so a long run can be watched; :meth:`Monitor.load` reads the JSON
+form back, ``vgcore monitor`` draws it).
 
 Warnings (:class:`~vgcore.errors.MonitorWarning`, at most once per kind per
 ``SGD`` call), from the epoch's records, each stretch weighted by its
@@ -35,6 +36,7 @@ number of mini-batches, hidden layers only:
 - ``dead``: more than ``DEAD`` (50%) of a ReLU layer's units never
   fired in a stretch.
 """
+import itertools
 import math
 import os
 import warnings
@@ -306,6 +308,74 @@ class Monitor:
         self.write_csv(csv)
         self.write_json(js)
         return csv, js
+
+    @classmethod
+    def load(cls, filename):
+        """A monitor holding the records of a ``monitor.json`` file (as
+        :meth:`save` writes it), to read or plot them again.  Anything not in
+        that form raises ``ValueError`` naming the file and what is wrong."""
+        path = check_path(filename, "filename")
+        import json
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{filename}: not a monitor's JSON file ({e})") from None
+        try:
+            return cls._from_json(doc)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise ValueError(f"{filename}: not a monitor's JSON file "
+                             f"({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _from_json(cls, doc):
+        if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
+            raise ValueError(f"its 'format' is not {_FORMAT!r}")
+        if doc.get("version") != 1 or doc.get("columns") != list(COLUMNS):
+            raise ValueError("unknown version or columns")
+        hist = doc["histograms"]
+        mon = cls(doc["every"], histograms=hist is not None,
+                  bins=hist["bins"] if hist else 50,
+                  act_range=tuple(hist["act_range"]) if hist else None,
+                  delta_range=tuple(hist["delta_range"]) if hist else (-1.0, 1.0),
+                  warn=False)
+        if doc["rows"]:
+            mon.sizes, mon.activation = list(doc["sizes"]), doc["activation"]
+            if mon.activation not in reference.ACTIVATIONS:
+                raise ValueError(f"unknown activation {mon.activation!r}")
+        mon.calls = list(doc["calls"])
+        L = 0 if mon.sizes is None else len(mon.sizes) - 1
+        names = {m: k for k, m in enumerate(METRICS)}
+        for kind in ("act", "delta"):
+            names.update({f"{kind}_hist[{i}]": (kind, i) for i in range(mon.bins)})
+        width = len(METRICS) + (2 * mon.bins if mon.histograms else 0)
+        rows = doc["rows"]
+        if len(rows) % (L * width or 1):
+            raise ValueError(f"{len(rows)} rows are not whole records of {L} layers")
+        for r in range(0, len(rows), L * width):
+            record = rows[r:r + L * width]
+            step, epoch = int(record[0][0]), int(record[0][1])
+            values = np.zeros((L, len(METRICS)))
+            counts = np.zeros((2, L, mon.bins), dtype=np.int64)
+            for row, (l, k) in zip(record, itertools.product(range(L), range(width))):
+                s, e, layer, metric, value = row
+                if (s, e, layer) != (step, epoch, l + 1) or names.get(metric) is None:
+                    raise ValueError(f"row {row!r} is out of place")
+                where = names[metric]
+                if isinstance(where, int):
+                    values[l, where] = np.nan if value is None else float(value)
+                else:
+                    counts[0 if where[0] == "act" else 1, l, where[1]] = int(value)
+            mon._stretch.append(step - (mon._steps[-1] if mon._steps else 0))
+            mon._steps.append(step)
+            mon._epochs.append(epoch)
+            mon._values.append(values)
+            if mon.histograms:
+                mon._act.append(counts[0])
+                mon._delta.append(counts[1])
+        if mon._steps:
+            mon._step, mon._epoch = mon._steps[-1], mon._epochs[-1] + 1
+        return mon
 
     # ------------------------------------------------------------------
     # Warnings

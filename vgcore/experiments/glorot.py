@@ -33,7 +33,7 @@ seeds numpy and ``random`` before the network is built), run through
 results do not depend on ``--jobs``.  It writes ``report.md``,
 ``summary.json``, three PNG figures and, for seed 0 of each configuration,
 the monitor's table (``monitor/<name>/monitor.csv`` and ``.json``) to
-``--out``.
+``--out``, with its figure (``monitor.png``, as ``vgcore monitor`` draws it).
 """
 import argparse
 import contextlib
@@ -270,6 +270,9 @@ def run(settings, out, data_spec=None):
             if "monitor" in r:
                 folder = out / "monitor" / name.replace(" ", "_")
                 r["monitor"].save(folder)
+                from . import plots
+                plots.plot_monitor(r["monitor"], folder / "monitor.png",
+                                   title=f"{name}: the monitor's records, seed 0")
                 configs[name]["monitor_files"] = str(folder.relative_to(out))
                 if name == "sigmoid":
                     trace = _trace(r["monitor"], n["train"])

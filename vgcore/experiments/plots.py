@@ -13,6 +13,7 @@ __all__ = [
     "FIGSIZE", "DPI", "plot_speed_history", "plot_six_neurons",
     "plot_initial_speeds", "plot_depth_sweep", "plot_chain_factors",
     "plot_width_curve", "plot_activation_trace", "plot_test_errors", "plot_speed_grid",
+    "plot_monitor",
 ]
 
 FIGSIZE = (8.0, 5.0)
@@ -364,4 +365,43 @@ def plot_speed_grid(speeds, path, title=None):
     ax.set_title(title or "Learning speed at initialisation, by activation and initialisation")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=6)
+    return _save(plt, fig, path)
+
+
+def plot_monitor(monitor, path, title=None):
+    """A monitor's records in one figure of four panels against the
+    mini-batches done: each layer's learning speed ``grad_b`` (log scale),
+    activation mean ± std, saturated fraction (ReLU: dead units) and
+    update/weight ratio (log scale).  ``monitor``: a
+    :class:`vgcore.network2.Monitor` with records."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=FIGSIZE, dpi=DPI, sharex=True)
+    steps = monitor.steps
+    L = monitor.values().shape[1]
+    names = [f"layer {l + 1}" if l < L - 1 else f"layer {l + 1} (output)" for l in range(L)]
+    panels = ((axes[0, 0], "grad_b", r"learning speed $\|\partial C/\partial b\|$", True),
+              (axes[0, 1], "act_mean", "activation mean ± std", False),
+              (axes[1, 0], "saturated", "dead units" if monitor.activation == "relu"
+               else "saturated fraction", False),
+              (axes[1, 1], "update_ratio", r"$\|\Delta w\| / \|w\|$", True))
+    for ax, metric, label, log in panels:
+        v = monitor.series(metric)
+        for l in range(L):
+            y = np.where(v[:, l] > 0, v[:, l], np.nan) if log else v[:, l]
+            ax.plot(steps, y, color=f"C{l}", linewidth=1.2, label=names[l])
+            if metric == "act_mean":
+                sd = monitor.series("act_std")[:, l]
+                ax.fill_between(steps, v[:, l] - sd, v[:, l] + sd, color=f"C{l}", alpha=0.1)
+        if log:
+            ax.set_yscale("log")
+        elif metric == "saturated":
+            ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel(label, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("mini-batches", fontsize=8)
+    axes[0, 0].legend(loc="best", fontsize=6)
+    fig.suptitle(title or f"Monitor: {monitor.activation} network {monitor.sizes}",
+                 fontsize=10)
     return _save(plt, fig, path)
