@@ -12,10 +12,10 @@ mathematics:
   example at a time as network2 does (checked: :class:`~._checks.CheckedCost`).
 
 Both compute with the hidden layers' ``activation`` they were made for
-(the output layer is always sigmoid).  Both offer the same methods, on checked parameters ``W``, ``B`` (lists of
-C-contiguous arrays of the network's dtype) and a
-:class:`~.datasets.Dataset`, in the row-major terms of
-:mod:`vgcore.core.kernels`.  Floating-point warnings are silenced inside:
+(the output layer is always sigmoid).  Both offer the same methods, on
+checked parameters ``W``, ``B`` (lists of C-contiguous arrays of the
+network's dtype) and a :class:`~.datasets.Dataset`, in the row-major terms
+of :mod:`vgcore.core.kernels`.  Floating-point warnings are silenced inside:
 the callers check every result and say what overflowed.
 """
 import numpy as np

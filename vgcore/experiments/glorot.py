@@ -346,8 +346,10 @@ def render_report(s):
         ["", "vgcore", "Glorot & Bengio"],
         [["hidden layers x units", f"{st['hidden_layers']} x {st['width']}",
           f"{p['hidden_layers']} x {p['width']:,}"],
-         ["updates (mini-batches of 10)", f"{s['updates_per_run']:,} ({st['epochs']} "
-          f"epoch{'s' if st['epochs'] > 1 else ''} of {d['n_train']:,} images)", f"{p['updates']:,}"],
+         ["updates (mini-batches of 10)",
+          f"{s['updates_per_run']:,} ({st['epochs']} "
+          f"epoch{'s' if st['epochs'] > 1 else ''} of {d['n_train']:,} images)",
+          f"{p['updates']:,}"],
          ["learning rate", f"{report.num(st['eta'])} for every configuration", p["eta"]],
          ["L2 regularisation", report.num(st["lmbda"]), "none"],
          ["output layer, cost", "sigmoid, cross-entropy (network2's)", p["output"]],
@@ -393,7 +395,11 @@ def _section_trace(s):
               f"start to saturate. Here the top layer's mean went from "
               f"{mean[0, -1]:.3f} to its lowest, {mean[low, -1]:.3f}, at epoch "
               f"{ep[low]:.2f}, and ended at {mean[-1, -1]:.3f} after "
-              f"{s['settings']['epochs']} epoch{'s' if s['settings']['epochs'] > 1 else ''}.", ""]
+              f"{s['settings']['epochs']} epoch{'s' if s['settings']['epochs'] > 1 else ''}.", "",
+              "Every configuration's seed 0 was monitored the same way: its records are in "
+              "`monitor/<configuration>/` (`monitor.csv`, `monitor.json`, and `monitor.png`, "
+              "the figure `vgcore monitor` draws: learning speed, activations, saturation "
+              "and update ratio of every layer).", ""]
     return lines
 
 

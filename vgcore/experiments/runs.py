@@ -7,8 +7,9 @@ L, "n_train": N}`` (one run of the depth sweep: validation accuracy after
 every epoch); another experiment's task names its run function,
 ``{"fn": "module:function", "config": {...}, "seed": s, "label": "...",
 "cost": c}``, which is called as ``function(config, seed)`` and returns a
-dict (``vgcore glorot``'s runs: ``experiments/glorot.run_one``).  :func:`run_tasks` runs a list of them, longest first, and
-returns ``(task, result, (wall seconds, CPU seconds))`` in task order.
+dict (``vgcore glorot``'s runs: ``experiments/glorot.run_one``).
+:func:`run_tasks` runs a list of them, longest first, and returns
+``(task, result, (wall seconds, CPU seconds))`` in task order.
 Every run uses one BLAS thread and seeds numpy and ``random`` before its
 network is built, so the results are bit-for-bit the same for any number
 of worker processes.
