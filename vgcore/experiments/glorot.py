@@ -481,19 +481,16 @@ def _add_arguments(p):
                         "(default: full MNIST if found, else the sample)")
     p.add_argument("--out", default="glorot_results", metavar="DIR",
                    help="output folder (default: %(default)s)")
-    p.add_argument("--width", type=int, default=100, help="units per hidden layer "
-                   "(default: %(default)s; the paper: 1,000)")
-    p.add_argument("--hidden", type=int, default=5, help="hidden layers (default and "
-                   "the paper: %(default)s)")
-    p.add_argument("--epochs", type=int, default=30, help="epochs (default: %(default)s)")
-    p.add_argument("--seeds", type=int, default=4, help="seeds per configuration, "
-                   "0..N-1 (default: %(default)s)")
-    p.add_argument("--eta", type=float, default=0.1, help="learning rate (default: "
-                   "%(default)s)")
-    p.add_argument("--lmbda", type=float, default=0.0, help="L2 regularisation "
-                   "(default: %(default)s)")
-    p.add_argument("--every", type=int, default=250, help="the monitor records every N "
-                   "mini-batches (default: %(default)s)")
+    for flag, kind, default, metavar, text in (
+            ("--width", int, 100, "N", "units per hidden layer (the paper: 1,000)"),
+            ("--hidden", int, 5, "N", "hidden layers (the paper: 5)"),
+            ("--epochs", int, 30, "N", "epochs"),
+            ("--seeds", int, 4, "N", "seeds per configuration, 0..N-1"),
+            ("--eta", float, 0.1, "ETA", "learning rate"),
+            ("--lmbda", float, 0.0, "L", "L2 regularisation"),
+            ("--every", int, 250, "N", "the monitor records every N mini-batches")):
+        p.add_argument(flag, type=kind, default=default, metavar=metavar,
+                       help=text + " (default: %(default)s)")
     p.add_argument("--init-seeds", type=int, default=5, metavar="N",
                    help="seeds for the initial speeds (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
