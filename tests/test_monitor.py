@@ -201,11 +201,18 @@ def test_histogram_bins_are_rows_and_their_edges_are_in_the_json(tmp_path):
     names = [r["metric"] for r in rows[:14]]
     assert names == METRICS + [f"act_hist[{i}]" for i in range(4)] + [
         f"delta_hist[{i}]" for i in range(4)]
+    assert mon.table()["metric"].tolist() == [r["metric"] for r in rows]
     counts = [r["value"] for r in rows[6:10]]
     assert counts == mon.histogram("act")[1][0, 0].tolist() and sum(counts) == 12 * 10 * 6
     doc = mon.to_json()
     assert doc["histograms"] == {"bins": 4, "act_range": [0.0, 0.5],
                                  "delta_range": [-1.0, 1.0]}
+
+
+def test_histogram_names_are_never_cut_in_the_table():
+    mon = trained_monitor(histograms=True, bins=10_001)
+    names = mon.table()["metric"]
+    assert "delta_hist[10000]" in names and mon.table().dtype["metric"] == np.dtype("U17")
 
 
 def test_path_writes_the_files_after_every_epoch(tmp_path, monkeypatch):

@@ -258,8 +258,9 @@ class Monitor:
     def table(self):
         """The tidy table as a numpy structured array (fields :data:`COLUMNS`)."""
         rows = list(self._rows())
+        width = max([len(r[3]) for r in rows] + [1])
         dtype = [("step", np.int64), ("epoch", np.int64), ("layer", np.int64),
-                 ("metric", "U16"), ("value", np.float64)]
+                 ("metric", f"U{width}"), ("value", np.float64)]
         return np.array(rows, dtype=dtype)
 
     # ------------------------------------------------------------------
