@@ -321,25 +321,35 @@ def plot_activation_trace(epochs, means, stds, path, title=None):
 
 
 def plot_test_errors(names, per_seed, paper, path, title=None):
-    """Test error per configuration: each seed (dots), mean ± std (bar), and
-    the paper's value (cross).  ``per_seed``: one list of errors (%) per name."""
+    """Test error per configuration: each seed (dots), mean ± std (a bar
+    with whiskers), and the paper's value (cross).  ``per_seed``: one list
+    of errors (%) per name.  A log scale when the errors span more than a
+    factor 10 (a configuration that did not train beside ones that did)."""
     plt, fig, ax = _new_figure()
     x = np.arange(len(names))
+    everything = []
     for i, errors in enumerate(per_seed):
         errors = np.asarray(errors, dtype=float)
+        everything += errors.tolist()
         std = errors.std(ddof=1) if errors.size > 1 else 0.0
-        ax.bar(i, errors.mean(), yerr=std, color="C0", alpha=0.35, capsize=5,
-               label="vgcore: mean ± std over seeds" if i == 0 else None)
-        ax.plot(np.full(errors.size, i) + np.linspace(-0.12, 0.12, errors.size), errors,
-                "o", color="C0", markersize=4)
+        ax.errorbar(i, errors.mean(), yerr=std, fmt="s", color="C0", markersize=9,
+                    capsize=6, label="vgcore: mean ± std over seeds" if i == 0 else None)
+        ax.plot(np.full(errors.size, i) + np.linspace(-0.15, 0.15, errors.size), errors,
+                "o", color="C0", markersize=4, alpha=0.6,
+                label="vgcore: each seed" if i == 0 else None)
         if names[i] in paper:
+            everything.append(paper[names[i]])
             ax.plot(i, paper[names[i]], "x", color="C3", markersize=11, mew=2,
                     label="Glorot & Bengio (2010), Table 1" if i == 0 else None)
+    positive = [v for v in everything if v > 0]
+    if positive and max(positive) > 10 * min(positive):
+        ax.set_yscale("log")
     ax.set_xticks(x)
     ax.set_xticklabels(names)
+    ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylabel("test error (%)")
     ax.set_title(title or "Test error on MNIST")
-    ax.grid(True, axis="y", alpha=0.3)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     return _save(plt, fig, path)
 
