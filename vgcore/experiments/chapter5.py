@@ -580,12 +580,17 @@ def add_parser(subparsers):
     return p
 
 
-def _add_arguments(p):
+def add_data_and_out(p, out):
+    """An experiment's ``--data`` and ``--out`` (default ``out``) options."""
     p.add_argument("--data", metavar="PATH",
                    help="folder of the MNIST files, or 'sample' for the embedded sample "
                         "(default: full MNIST if found, else the sample)")
-    p.add_argument("--out", default="chapter5_results", metavar="DIR",
+    p.add_argument("--out", default=out, metavar="DIR",
                    help="output folder (default: %(default)s)")
+
+
+def _add_arguments(p):
+    add_data_and_out(p, "chapter5_results")
     p.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="training runs per network, seeds 0..N-1 (default: %(default)s)")
     p.add_argument("--epochs", type=int, default=None, metavar="N",

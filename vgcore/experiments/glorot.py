@@ -35,12 +35,10 @@ results do not depend on ``--jobs``.  It writes ``report.md``,
 the monitor's table (``monitor/<name>/monitor.csv`` and ``.json``) to
 ``--out``, with its figure (``monitor.png``, as ``vgcore monitor`` draws it).
 """
-import argparse
 import contextlib
 import functools
 import io
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +47,10 @@ from .. import __version__
 from .._support import files as _files
 from . import diagnostics as diag
 from . import report, runs
-from .chapter5 import _json_safe, _Stopwatch, default_jobs, load_chapter5_data, run_command
+from .chapter5 import (_json_safe, _Stopwatch, add_data_and_out, default_jobs,
+                       load_chapter5_data, run_command)
 
-__all__ = ["add_parser", "run", "main", "Settings", "run_one", "CONFIGS", "PAPER",
+__all__ = ["add_parser", "run", "Settings", "run_one", "CONFIGS", "PAPER",
            "PAPER_TABLE1", "initial_speed_grid", "pairwise_tests", "render_report"]
 
 #: The paper's MNIST setting (Glorot & Bengio 2010, section 2 and Table 1).
@@ -476,11 +475,7 @@ def add_parser(subparsers):
 
 
 def _add_arguments(p):
-    p.add_argument("--data", metavar="PATH",
-                   help="folder of the MNIST files, or 'sample' for the embedded sample "
-                        "(default: full MNIST if found, else the sample)")
-    p.add_argument("--out", default="glorot_results", metavar="DIR",
-                   help="output folder (default: %(default)s)")
+    add_data_and_out(p, "glorot_results")
     for flag, kind, default, metavar, text in (
             ("--width", int, 100, "N", "units per hidden layer (the paper: 1,000)"),
             ("--hidden", int, 5, "N", "hidden layers (the paper: 5)"),
@@ -513,14 +508,3 @@ def _settings(args):
 
 def _cli(args):
     return run_command("glorot", _settings, run, args)
-
-
-def main(argv=None):
-    """``python -m vgcore.experiments.glorot``: the same as ``vgcore glorot``."""
-    p = argparse.ArgumentParser(prog="vgcore glorot")
-    _add_arguments(p)
-    return _cli(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
