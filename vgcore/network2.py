@@ -142,7 +142,8 @@ from .core._checks import (as_columns, check_cost, check_dtype, check_n, check_o
 from .core.datasets import as_dataset, cached_dataset, one_hot, require_labels
 from .errors import (DivergenceError, DivergenceWarning, NetworkFileError,
                      NonFiniteError)
-from .core.reference import CrossEntropyCost, QuadraticCost, sigmoid, sigmoid_prime
+from .core.costs import CrossEntropyCost, QuadraticCost
+from .core.reference import sigmoid, sigmoid_prime
 
 __all__ = ["Network", "QuadraticCost", "CrossEntropyCost", "load",
            "vectorized_result", "sigmoid", "sigmoid_prime",

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import NetworkFileError
 from ._checks import check_sizes
-from .reference import BUILTIN_COSTS
+from .costs import DROPIN_COSTS as BUILTIN_COSTS
 
 
 def read_network(path, filename):

@@ -19,6 +19,7 @@ import numpy as np
 
 from .._support.lazy import LazyModule
 from . import reference
+from ._checks import builtin_cost
 from .datasets import one_hot, small_rows
 
 _small = LazyModule("vgcore._small", globals(), "_small")
@@ -32,7 +33,7 @@ MAX_ROWS = 32
 
 def _cost_code(cost):
     """The small kernels' name for a built-in cost class."""
-    if cost is reference.CrossEntropyCost:
+    if builtin_cost(cost) is reference.CrossEntropyCost:
         return _small.COST_CROSS_ENTROPY
     return _small.COST_QUADRATIC
 
