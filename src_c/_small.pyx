@@ -38,7 +38,19 @@ example at a time (``net.backprop(x, y)`` in a Python loop,
   too: the same bits as that path.  The hidden layers' activation is an
   argument (``act``, a code of ``vg_codes.h``); the output layer is sigmoid.
 * No global state, one small ``malloc`` per call, the GIL released around
-  the arithmetic.
+  the arithmetic -- except ``feedforward`` of one column, which keeps the
+  GIL (a few microseconds) and its workspace on the stack:
+  ``vgcore.network2``'s ``feedforward`` reads without the network's lock
+  when no training runs and relies on no Python thread changing the
+  parameters while the compiled code reads them (see
+  ``_support/locks.py``, ``quiet``).
+* BLAS threads: the policy of ``vgcore.core.kernels`` around calls whose
+  largest BLAS product exceeds ``ONE_THREAD_MACS`` (below it, nothing to
+  enter: setting the limit would cost as much as the call).
+* network2's cost functions (the last sections) are the static methods of
+  the drop-in's cost classes: network2's numbers to the bit, by doing its
+  operations in its order with numpy's own ``log``/``exp`` loops and
+  pairwise sum; anything unusual goes back to the numpy reference.
 """
 from cython cimport floating
 from libc.math cimport fabs, isfinite, sqrt
@@ -103,7 +115,13 @@ cdef inline void _layer(Py_ssize_t k, int n_in, int n_out, const floating *W,
 
     Row-major ``w`` (n_out, n_in) is the column-major (n_in, n_out) matrix
     ``w^T``, so one row is ``gemv('T')`` and ``k`` rows are column-major
-    ``Z^T = w A^T``: ``gemm('T', 'N')``.
+    ``Z^T = w A^T``: ``gemm('T', 'N')``.  (A C loop of four rows of ``w`` at
+    a time in 64-byte vectors was tried for one example of [784,30,30,10]:
+    slightly slower than OpenBLAS's gemv for one row (3.6 against 3.3 us
+    for the whole pass), 1.5x slower for five.  The
+    first layer streams 188 KB of weights from L2 and that, not the call,
+    is the time: ~2.5 us here for BLAS and the loop alike, 1.6 us in
+    float32.)
     """
     if k == 1:
         _gemv(TRANS, n_in, n_out, W, A, <floating> 1, Z)
@@ -329,41 +347,88 @@ cdef class _Layers:
         free(self.B)
 
 
-cdef _Layers _layers(object weights, object biases, object sizes, int typenum):
-    """The layers, if ``weights`` and ``biases`` are lists of native arrays of
-    ``typenum`` shaped as the list of ints ``sizes`` says (``w`` (n_{l+1},
-    n_l), ``b`` (n_{l+1}, 1)); else None."""
+cdef int _check_layers(object weights, object biases, object sizes, int typenum,
+                       Py_ssize_t max_layers, Py_ssize_t *n, void **W, void **B):
+    """The number of layers ``L``, with ``n`` (L + 1 widths) and the data of
+    ``W``/``B`` filled in, if ``weights`` and ``biases`` are lists of native
+    arrays of ``typenum`` shaped as the list of ints ``sizes`` says (``w``
+    (n_{l+1}, n_l), ``b`` (n_{l+1}, 1)); else 0 (-1: more than
+    ``max_layers`` layers, which ``n``, ``W``, ``B`` have room for)."""
     cdef Py_ssize_t L, l
     cdef object w, b, s
-    cdef _Layers net
     if type(weights) is not list or type(biases) is not list or type(sizes) is not list:
-        return None
+        return 0
     L = len(<list> weights)
     if L == 0 or len(<list> biases) != L or len(<list> sizes) != L + 1:
+        return 0
+    if L > max_layers:
+        return -1
+    for l in range(L + 1):
+        s = (<list> sizes)[l]
+        if type(s) is not int or not 0 < s <= 2**31 - 1:
+            return 0
+        n[l] = s
+    for l in range(L):
+        w = (<list> weights)[l]
+        b = (<list> biases)[l]
+        if (not _native(w, typenum, 2) or (<cnp.ndarray> w).shape[0] != n[l + 1]
+                or (<cnp.ndarray> w).shape[1] != n[l] or not _native(b, typenum, 2)
+                or (<cnp.ndarray> b).shape[0] != n[l + 1]
+                or (<cnp.ndarray> b).shape[1] != 1):
+            return 0
+        W[l] = cnp.PyArray_DATA(<cnp.ndarray> w)
+        B[l] = cnp.PyArray_DATA(<cnp.ndarray> b)
+    return <int> L
+
+
+cdef _Layers _layers(object weights, object biases, object sizes, int typenum):
+    """The layers (see ``_check_layers``) in memory of their own, or None."""
+    cdef Py_ssize_t L
+    cdef _Layers net
+    if type(weights) is not list:
+        return None
+    L = len(<list> weights)
+    if L == 0:
         return None
     net = _Layers.__new__(_Layers)
-    net.L = <int> L
     net.n = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
     net.W = <void **> malloc(L * sizeof(void *))
     net.B = <void **> malloc(L * sizeof(void *))
     if net.n == NULL or net.W == NULL or net.B == NULL:
         raise MemoryError()
-    for l in range(L + 1):
-        s = (<list> sizes)[l]
-        if type(s) is not int or not 0 < s <= 2**31 - 1:
-            return None
-        net.n[l] = s
-    for l in range(L):
-        w = (<list> weights)[l]
-        b = (<list> biases)[l]
-        if (not _native(w, typenum, 2) or (<cnp.ndarray> w).shape[0] != net.n[l + 1]
-                or (<cnp.ndarray> w).shape[1] != net.n[l] or not _native(b, typenum, 2)
-                or (<cnp.ndarray> b).shape[0] != net.n[l + 1]
-                or (<cnp.ndarray> b).shape[1] != 1):
-            return None
-        net.W[l] = cnp.PyArray_DATA(<cnp.ndarray> w)
-        net.B[l] = cnp.PyArray_DATA(<cnp.ndarray> b)
-    return net
+    net.L = _check_layers(weights, biases, sizes, typenum, L, net.n, net.W, net.B)
+    return net if net.L > 0 else None
+
+
+# The BLAS thread policy of vgcore.core.kernels (see its "BLAS threads"):
+# around a call whose largest BLAS product exceeds ONE_THREAD_MACS
+# multiply-adds, BLAS is held to set_blas_threads(n) threads (default 1).
+# The bound is 4x the kernels' (65,536): OpenBLAS's own (it runs a GEMM of
+# at most 4 x 65,536 multiply-adds on one thread), because setting the
+# limit costs ~10 us, as much as a whole small call.  Measured with SciPy's
+# OpenBLAS here (process against thread CPU time): no second thread in
+# backprop of [784,100,10] (78,400) or update_mini_batch of 10 on
+# [784,30,30,10] (235,200), which stay below; update_mini_batch of 10 on
+# [784,100,10] (784,000) is limited.
+from contextlib import nullcontext as _nullcontext
+from vgcore.core.kernels import _ONE_THREAD_MACS, _blas_limit
+cdef Py_ssize_t _ONE_THREAD = 4 * _ONE_THREAD_MACS
+ONE_THREAD_MACS = _ONE_THREAD
+_NO_LIMIT = _nullcontext()
+
+
+cdef Py_ssize_t _largest_product(_Layers net, Py_ssize_t k) noexcept:
+    """Multiply-adds of the largest BLAS product of a call on ``k`` rows."""
+    cdef Py_ssize_t l, p = 0
+    for l in range(net.L):
+        if net.n[l] * net.n[l + 1] > p:
+            p = net.n[l] * net.n[l + 1]
+    return k * p
+
+
+cdef object _threads(Py_ssize_t macs):
+    """The context of a call whose largest BLAS product is ``macs``."""
+    return _blas_limit(macs) if macs > _ONE_THREAD else _NO_LIMIT
 
 
 cdef inline int _typenum(object dtype) noexcept:
@@ -488,22 +553,95 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False, int act=VG_ACT_
         raise MemoryError()
     try:
         x = _rows(X, typenum, n_in, item, <char *> work + k * total * item)
-        with nogil:
-            if typenum == cnp.NPY_DOUBLE:
-                status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
-                                  k, <double *> x, act, <double *> work, <double *> zp)
-                memcpy(cnp.PyArray_DATA(out), <double *> work + k * (total - m),
-                       k * m * sizeof(double))
-            else:
-                status = _forward(net.L, net.n, <const float **> net.W, <const float **> net.B,
-                                  k, <float *> x, act, <float *> work, <float *> zp)
-                memcpy(cnp.PyArray_DATA(out), <float *> work + k * (total - m),
-                       k * m * sizeof(float))
+        with _threads(_largest_product(net, k)):
+            with nogil:
+                if typenum == cnp.NPY_DOUBLE:
+                    status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
+                                      k, <double *> x, act, <double *> work, <double *> zp)
+                    memcpy(cnp.PyArray_DATA(out), <double *> work + k * (total - m),
+                           k * m * sizeof(double))
+                else:
+                    status = _forward(net.L, net.n, <const float **> net.W, <const float **> net.B,
+                                      k, <float *> x, act, <float *> work, <float *> zp)
+                    memcpy(cnp.PyArray_DATA(out), <float *> work + k * (total - m),
+                           k * m * sizeof(float))
     finally:
         free(work)
     if status:
         return None
     return (out, z) if with_z else out
+
+
+cdef enum:
+    _COLUMN_LAYERS = 16          # feedforward's stack arrays: deeper nets take forward()
+    _COLUMN_STACK = 4096         # values of its stack workspace (more: malloc)
+
+
+cdef inline int _forward_one(int typenum, int L, const Py_ssize_t *n, void **W, void **B,
+                             void *x, int act, void *work) noexcept:
+    if typenum == cnp.NPY_DOUBLE:
+        return _forward(L, n, <const double **> W, <const double **> B, 1, <double *> x,
+                        act, <double *> work, <double *> NULL)
+    return _forward(L, n, <const float **> W, <const float **> B, 1, <float *> x, act,
+                    <float *> work, <float *> NULL)
+
+
+def feedforward(weights, biases, sizes, dtype, a, int act=VG_ACT_SIGMOID):
+    """network2's ``feedforward(a)`` for one column: the output, shaped like ``a``.
+
+    The parameters as in :func:`forward`; ``a`` is one ``(n_in, 1)`` or
+    ``(n_in,)`` C-contiguous float64 or float32 column (converted to
+    ``dtype`` if it is the other); the result is a new ``(n_L, 1)`` or
+    ``(n_L,)`` array of ``dtype``.  None when the arguments are not exactly
+    that, or a ``z`` is not finite.  :func:`forward` without its
+    allocations (the layer pointers and a workspace of up to 4096 values
+    on the stack) and WITHOUT RELEASING THE GIL (a few microseconds): no
+    other Python thread runs while it reads the parameters, which the
+    optimistic read of ``vgcore.network2.Network.feedforward`` relies on.
+    """
+    cdef int typenum = _typenum(dtype), status, L
+    cdef Py_ssize_t n[_COLUMN_LAYERS + 1]
+    cdef void *W[_COLUMN_LAYERS]
+    cdef void *B[_COLUMN_LAYERS]
+    cdef double stack[_COLUMN_STACK]
+    cdef Py_ssize_t total = 0, largest = 0, l, m
+    cdef size_t item
+    cdef void *work
+    cdef void *x
+    cdef cnp.ndarray out
+    if typenum < 0 or not 0 <= act < VG_N_ACTS or not _float_input(a):
+        return None
+    L = _check_layers(weights, biases, sizes, typenum, _COLUMN_LAYERS, n, W, B)
+    if L <= 0 or not _vector(a, cnp.PyArray_TYPE(<cnp.ndarray> a), n[0]):
+        return None
+    m = n[L]
+    for l in range(1, L + 1):
+        total += n[l]
+        largest = n[l - 1] * n[l] if n[l - 1] * n[l] > largest else largest
+    item = sizeof(double) if typenum == cnp.NPY_DOUBLE else sizeof(float)
+    if cnp.PyArray_NDIM(<cnp.ndarray> a) == 2:
+        out = _empty(m, 1, typenum)
+    else:
+        out = cnp.PyArray_EMPTY(1, <cnp.npy_intp *> &n[L], typenum, 0)
+    work = <void *> stack
+    if (total + n[0]) * item > sizeof(stack):
+        work = malloc((total + n[0]) * item)
+        if work == NULL:
+            raise MemoryError()
+    try:
+        x = _input(<cnp.ndarray> a, typenum, <char *> work + total * item)
+        if largest > _ONE_THREAD:              # (no context to enter otherwise)
+            with _blas_limit(largest):
+                status = _forward_one(typenum, L, n, W, B, x, act, work)
+        else:
+            status = _forward_one(typenum, L, n, W, B, x, act, work)
+        memcpy(cnp.PyArray_DATA(out), <char *> work + (total - m) * item, m * item)
+    finally:
+        if work != <void *> stack:
+            free(work)
+    if status:
+        return None
+    return out
 
 
 def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
@@ -564,17 +702,18 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
             a = _empty(net.n[l + 1], net.n[l], typenum)
             nabla_w.append(a)
             NW[l] = cnp.PyArray_DATA(a)
-        with nogil:
-            if typenum == cnp.NPY_DOUBLE:
-                status = _backprop(net.L, net.n, <const double **> net.W,
-                                   <const double **> net.B, <double *> xp,
-                                   <double *> yp, label, cost, act, <double **> NB,
-                                   <double **> NW, <double *> work)
-            else:
-                status = _backprop(net.L, net.n, <const float **> net.W,
-                                   <const float **> net.B, <float *> xp,
-                                   <float *> yp, label, cost, act, <float **> NB,
-                                   <float **> NW, <float *> work)
+        with _threads(_largest_product(net, 1)):
+            with nogil:
+                if typenum == cnp.NPY_DOUBLE:
+                    status = _backprop(net.L, net.n, <const double **> net.W,
+                                       <const double **> net.B, <double *> xp,
+                                       <double *> yp, label, cost, act, <double **> NB,
+                                       <double **> NW, <double *> work)
+                else:
+                    status = _backprop(net.L, net.n, <const float **> net.W,
+                                       <const float **> net.B, <float *> xp,
+                                       <float *> yp, label, cost, act, <float **> NB,
+                                       <float **> NW, <float *> work)
     finally:
         free(work)
         free(NB)
@@ -700,17 +839,18 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
         if Y is not None:
             yp = _input(<cnp.ndarray> Y, typenum,
                         <char *> work + k * (total + 2 * width + n_in) * item)
-        with nogil:
-            if typenum == cnp.NPY_DOUBLE:
-                status = _update(net.L, net.n, <const double **> net.W,
-                                 <const double **> net.B, k, <double *> x, <double *> yp,
-                                 lp, cost, act, eta, 1 - eta * (lmbda / n), <double **> NW,
-                                 <double **> NB, <double *> work)
-            else:
-                status = _update(net.L, net.n, <const float **> net.W,
-                                 <const float **> net.B, k, <float *> x, <float *> yp,
-                                 lp, cost, act, <float> eta, <float> (1 - eta * (lmbda / n)),
-                                 <float **> NW, <float **> NB, <float *> work)
+        with _threads(_largest_product(net, k)):
+            with nogil:
+                if typenum == cnp.NPY_DOUBLE:
+                    status = _update(net.L, net.n, <const double **> net.W,
+                                     <const double **> net.B, k, <double *> x, <double *> yp,
+                                     lp, cost, act, eta, 1 - eta * (lmbda / n), <double **> NW,
+                                     <double **> NB, <double *> work)
+                else:
+                    status = _update(net.L, net.n, <const float **> net.W,
+                                     <const float **> net.B, k, <float *> x, <float *> yp,
+                                     lp, cost, act, <float> eta, <float> (1 - eta * (lmbda / n)),
+                                     <float **> NW, <float **> NB, <float *> work)
     finally:
         free(work)
         free(NW)

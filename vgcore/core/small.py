@@ -45,14 +45,15 @@ def _plain(sizes, dtype):
 
 
 def feedforward(weights, biases, sizes, dtype, a):
-    """The output for one ``(n_in, 1)`` or ``(n_in,)`` column ``a``, shaped like it."""
-    if (type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1)
-            or type(sizes) is not list or not sizes or a.shape[0] != sizes[0]):
-        return None                      # one (n_in, 1) or (n_in,) column only
-    out = _small.forward(weights, biases, sizes, dtype, a)
-    if out is None:
-        return None
-    return out.reshape(-1, 1) if a.ndim == 2 else out.reshape(-1)
+    """The output for one ``(n_in, 1)`` or ``(n_in,)`` column ``a``, shaped like it
+    (computed holding the GIL: see ``vgcore._small.feedforward``).
+
+    The first call puts the compiled function itself in this function's
+    place (one Python frame less on every later call: ~0.1 us of ~3.5).
+    """
+    global feedforward
+    feedforward = _small.feedforward
+    return feedforward(weights, biases, sizes, dtype, a)
 
 
 def backprop(weights, biases, sizes, dtype, x, y, cost):
