@@ -1095,6 +1095,16 @@ cdef inline bint _same_doubles(object a, object b) noexcept:
     return True
 
 
+cdef inline Py_ssize_t _pair(object a, object y, const double **A, const double **Y):
+    """The number of values of ``a`` and ``y``, with their data in ``A`` and
+    ``Y``, if they are the common case (``_same_doubles``); else 0."""
+    if not _same_doubles(a, y):
+        return 0
+    A[0] = <const double *> cnp.PyArray_DATA(<cnp.ndarray> a)
+    Y[0] = <const double *> cnp.PyArray_DATA(<cnp.ndarray> y)
+    return cnp.PyArray_SIZE(<cnp.ndarray> a)
+
+
 cdef inline object _float64(double v):
     """A numpy float64 scalar, network2's type for a cost."""
     return PyArray_Scalar(&v, _FLOAT64, None)
@@ -1122,11 +1132,9 @@ def cross_entropy_fn(a, y):
     cdef double *l2
     cdef double total
     cdef int flags
-    if not _same_doubles(a, y):
+    n = _pair(a, y, &A, &Y)
+    if n == 0:
         return _ref.CrossEntropyCost.fn(a, y)
-    n = cnp.PyArray_SIZE(<cnp.ndarray> a)
-    A = <const double *> cnp.PyArray_DATA(<cnp.ndarray> a)
-    Y = <const double *> cnp.PyArray_DATA(<cnp.ndarray> y)
     l1 = _buffer(s1, n)
     try:
         l2 = _buffer(s2, n)
@@ -1159,13 +1167,11 @@ def cross_entropy_delta(z, a, y):
     cdef const double *Y
     cdef double *D
     cdef cnp.ndarray out
-    if not _same_doubles(a, y):
+    n = _pair(a, y, &A, &Y)
+    if n == 0:
         return _ref.CrossEntropyCost.delta(z, a, y)
-    n = cnp.PyArray_SIZE(<cnp.ndarray> a)
     out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray> a),
                             cnp.PyArray_DIMS(<cnp.ndarray> a), cnp.NPY_DOUBLE, 0)
-    A = <const double *> cnp.PyArray_DATA(<cnp.ndarray> a)
-    Y = <const double *> cnp.PyArray_DATA(<cnp.ndarray> y)
     D = <double *> cnp.PyArray_DATA(out)
     bad = 0
     for i in range(n):
@@ -1186,11 +1192,9 @@ def quadratic_fn(a, y):
     cdef double *d
     cdef double dot, total
     cdef int flags
-    if not _same_doubles(a, y):
+    n = _pair(a, y, &A, &Y)
+    if n == 0:
         return _ref.QuadraticCost.fn(a, y)
-    n = cnp.PyArray_SIZE(<cnp.ndarray> a)
-    A = <const double *> cnp.PyArray_DATA(<cnp.ndarray> a)
-    Y = <const double *> cnp.PyArray_DATA(<cnp.ndarray> y)
     d = _buffer(s, n)
     try:
         feclearexcept(_FLAGS)
@@ -1218,13 +1222,11 @@ def quadratic_delta(z, a, y):
     cdef double *D
     cdef double s, num
     cdef cnp.ndarray out
-    if not (_same_doubles(a, y) and _same_doubles(z, a)):
+    n = _pair(a, y, &A, &Y)
+    if n == 0 or not _same_doubles(z, a):
         return _ref.QuadraticCost.delta(z, a, y)
-    n = cnp.PyArray_SIZE(<cnp.ndarray> a)
     out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray> a),
                             cnp.PyArray_DIMS(<cnp.ndarray> a), cnp.NPY_DOUBLE, 0)
-    A = <const double *> cnp.PyArray_DATA(<cnp.ndarray> a)
-    Y = <const double *> cnp.PyArray_DATA(<cnp.ndarray> y)
     Z = <const double *> cnp.PyArray_DATA(<cnp.ndarray> z)
     D = <double *> cnp.PyArray_DATA(out)
     feclearexcept(_FLAGS)

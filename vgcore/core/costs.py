@@ -64,5 +64,7 @@ class QuadraticCost(reference.QuadraticCost):
     delta = _Compiled("quadratic_delta")
 
 
-#: The drop-in's cost classes by the names a network file gives them.
-DROPIN_COSTS = {"CrossEntropyCost": CrossEntropyCost, "QuadraticCost": QuadraticCost}
+#: The cost classes by the names a network file gives them: the reference's
+#: built-in costs, the two compiled here in place of theirs.
+DROPIN_COSTS = {**reference.BUILTIN_COSTS, "CrossEntropyCost": CrossEntropyCost,
+                "QuadraticCost": QuadraticCost}
