@@ -231,6 +231,12 @@ class Network:
         ``a`` may also hold several inputs as columns (``(784, k)``); the
         result then has one output column per input.  A 1-D ``a`` of
         ``784`` values gives a 1-D output.
+
+        One column is computed without taking the network's lock while no
+        training runs or waits (the compiled pass keeps the GIL, and the
+        answer is kept only if no training came in meanwhile; else it is
+        computed again under the lock): a reader of the book calls this in
+        loops, and the lock would cost a fifth of the call.
         """
         lock = self.__dict__.get(_locks.LOCK_ATTRIBUTE) or self._lock()
         seen = lock.quiet
