@@ -410,11 +410,9 @@ cdef _Layers _layers(object weights, object biases, object sizes, int typenum):
 # backprop of [784,100,10] (78,400) or update_mini_batch of 10 on
 # [784,30,30,10] (235,200), which stay below; update_mini_batch of 10 on
 # [784,100,10] (784,000) is limited.
-from contextlib import nullcontext as _nullcontext
 from vgcore.core.kernels import _ONE_THREAD_MACS, _blas_limit
 cdef Py_ssize_t _ONE_THREAD = 4 * _ONE_THREAD_MACS
 ONE_THREAD_MACS = _ONE_THREAD
-_NO_LIMIT = _nullcontext()
 
 
 cdef Py_ssize_t _largest_product(_Layers net, Py_ssize_t k) noexcept:
@@ -426,9 +424,20 @@ cdef Py_ssize_t _largest_product(_Layers net, Py_ssize_t k) noexcept:
     return k * p
 
 
-cdef object _threads(Py_ssize_t macs):
-    """The context of a call whose largest BLAS product is ``macs``."""
-    return _blas_limit(macs) if macs > _ONE_THREAD else _NO_LIMIT
+cdef object _enter_limit(Py_ssize_t macs):
+    """Enter the BLAS limit for a call whose largest BLAS product is ``macs``;
+    returns what ``_leave_limit`` takes (None below the bound: nothing to
+    enter, not even a null context, ~0.1 us)."""
+    if macs <= _ONE_THREAD:
+        return None
+    limit = _blas_limit(macs)
+    limit.__enter__()
+    return limit
+
+
+cdef inline void _leave_limit(object limit) except *:
+    if limit is not None:
+        limit.__exit__(None, None, None)
 
 
 cdef inline int _typenum(object dtype) noexcept:
@@ -551,22 +560,24 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False, int act=VG_ACT_
     work = malloc(k * (total + n_in) * item)
     if work == NULL:
         raise MemoryError()
+    lim = None
     try:
         x = _rows(X, typenum, n_in, item, <char *> work + k * total * item)
-        with _threads(_largest_product(net, k)):
-            with nogil:
-                if typenum == cnp.NPY_DOUBLE:
-                    status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
-                                      k, <double *> x, act, <double *> work, <double *> zp)
-                    memcpy(cnp.PyArray_DATA(out), <double *> work + k * (total - m),
-                           k * m * sizeof(double))
-                else:
-                    status = _forward(net.L, net.n, <const float **> net.W, <const float **> net.B,
-                                      k, <float *> x, act, <float *> work, <float *> zp)
-                    memcpy(cnp.PyArray_DATA(out), <float *> work + k * (total - m),
-                           k * m * sizeof(float))
+        lim = _enter_limit(_largest_product(net, k))
+        with nogil:
+            if typenum == cnp.NPY_DOUBLE:
+                status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
+                                  k, <double *> x, act, <double *> work, <double *> zp)
+                memcpy(cnp.PyArray_DATA(out), <double *> work + k * (total - m),
+                       k * m * sizeof(double))
+            else:
+                status = _forward(net.L, net.n, <const float **> net.W, <const float **> net.B,
+                                  k, <float *> x, act, <float *> work, <float *> zp)
+                memcpy(cnp.PyArray_DATA(out), <float *> work + k * (total - m),
+                       k * m * sizeof(float))
     finally:
         free(work)
+        _leave_limit(lim)
     if status:
         return None
     return (out, z) if with_z else out
@@ -688,6 +699,7 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
         width = net.n[l + 1] if net.n[l + 1] > width else width
     item = sizeof(double) if typenum == cnp.NPY_DOUBLE else sizeof(float)
     work = malloc((total + 2 * width + net.n[0] + net.n[net.L]) * item)
+    lim = None
     try:
         if NB == NULL or NW == NULL or work == NULL:
             raise MemoryError()
@@ -702,22 +714,23 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
             a = _empty(net.n[l + 1], net.n[l], typenum)
             nabla_w.append(a)
             NW[l] = cnp.PyArray_DATA(a)
-        with _threads(_largest_product(net, 1)):
-            with nogil:
-                if typenum == cnp.NPY_DOUBLE:
-                    status = _backprop(net.L, net.n, <const double **> net.W,
-                                       <const double **> net.B, <double *> xp,
-                                       <double *> yp, label, cost, act, <double **> NB,
-                                       <double **> NW, <double *> work)
-                else:
-                    status = _backprop(net.L, net.n, <const float **> net.W,
-                                       <const float **> net.B, <float *> xp,
-                                       <float *> yp, label, cost, act, <float **> NB,
-                                       <float **> NW, <float *> work)
+        lim = _enter_limit(_largest_product(net, 1))
+        with nogil:
+            if typenum == cnp.NPY_DOUBLE:
+                status = _backprop(net.L, net.n, <const double **> net.W,
+                                   <const double **> net.B, <double *> xp,
+                                   <double *> yp, label, cost, act, <double **> NB,
+                                   <double **> NW, <double *> work)
+            else:
+                status = _backprop(net.L, net.n, <const float **> net.W,
+                                   <const float **> net.B, <float *> xp,
+                                   <float *> yp, label, cost, act, <float **> NB,
+                                   <float **> NW, <float *> work)
     finally:
         free(work)
         free(NB)
         free(NW)
+        _leave_limit(lim)
     if status:
         return None
     return nabla_b, nabla_w
@@ -821,6 +834,7 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
     NW = <void **> malloc(net.L * sizeof(void *))
     NB = <void **> malloc(net.L * sizeof(void *))
     work = malloc(k * (total + 2 * width + n_in + net.n[net.L]) * item)
+    lim = None
     try:
         if NW == NULL or NB == NULL or work == NULL:
             raise MemoryError()
@@ -839,22 +853,23 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
         if Y is not None:
             yp = _input(<cnp.ndarray> Y, typenum,
                         <char *> work + k * (total + 2 * width + n_in) * item)
-        with _threads(_largest_product(net, k)):
-            with nogil:
-                if typenum == cnp.NPY_DOUBLE:
-                    status = _update(net.L, net.n, <const double **> net.W,
-                                     <const double **> net.B, k, <double *> x, <double *> yp,
-                                     lp, cost, act, eta, 1 - eta * (lmbda / n), <double **> NW,
-                                     <double **> NB, <double *> work)
-                else:
-                    status = _update(net.L, net.n, <const float **> net.W,
-                                     <const float **> net.B, k, <float *> x, <float *> yp,
-                                     lp, cost, act, <float> eta, <float> (1 - eta * (lmbda / n)),
-                                     <float **> NW, <float **> NB, <float *> work)
+        lim = _enter_limit(_largest_product(net, k))
+        with nogil:
+            if typenum == cnp.NPY_DOUBLE:
+                status = _update(net.L, net.n, <const double **> net.W,
+                                 <const double **> net.B, k, <double *> x, <double *> yp,
+                                 lp, cost, act, eta, 1 - eta * (lmbda / n), <double **> NW,
+                                 <double **> NB, <double *> work)
+            else:
+                status = _update(net.L, net.n, <const float **> net.W,
+                                 <const float **> net.B, k, <float *> x, <float *> yp,
+                                 lp, cost, act, <float> eta, <float> (1 - eta * (lmbda / n)),
+                                 <float **> NW, <float **> NB, <float *> work)
     finally:
         free(work)
         free(NW)
         free(NB)
+        _leave_limit(lim)
     if status:
         return None
     return new_w, new_b

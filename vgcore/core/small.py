@@ -33,6 +33,10 @@ MAX_ROWS = 32
 
 def _cost_code(cost):
     """The small kernels' name for a built-in cost class."""
+    if cost is reference.CrossEntropyCost:     # what the backend passes
+        return _small.COST_CROSS_ENTROPY
+    if cost is reference.QuadraticCost:
+        return _small.COST_QUADRATIC
     if builtin_cost(cost) is reference.CrossEntropyCost:
         return _small.COST_CROSS_ENTROPY
     return _small.COST_QUADRATIC
