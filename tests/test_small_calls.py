@@ -171,3 +171,19 @@ def test_small_calls_follow_the_blas_thread_policy(monkeypatch):
             else:
                 limited = k * largest > bound
             assert asked == ([True] if limited else []), (sizes, name)
+
+
+def test_without_a_gil_every_feedforward_takes_the_lock(monkeypatch):
+    """Free-threaded Python: the read without the lock would not be safe."""
+    from vgcore._support import locks
+    monkeypatch.setattr(locks, "_GIL", False)
+    net = network2.Network([3, 2])
+    lock = net._lock()
+    assert lock.quiet is None
+    x = np.ones((3, 1))
+    out = net.feedforward(x)
+    np.testing.assert_array_equal(out, _small.feedforward(net.weights, net.biases, net.sizes,
+                                                          np.float64, x))
+    with lock.writing("test"):
+        pass
+    assert lock.quiet is None

@@ -21,12 +21,18 @@ Invariants of :class:`NetworkLock`:
   that holds the GIL, and keeps the answer only if ``quiet`` is the same
   afterwards (else it reads again under ``reading``).
 """
+import sys
 import threading
 
 #: The attribute of a network that holds its lock.
 LOCK_ATTRIBUTE = "_vgcore_lock"
 
 _LOCK_CREATION = threading.Lock()
+
+#: Whether this interpreter has a GIL (free-threaded builds may not): the
+#: optimistic read of ``quiet`` relies on it, so without one ``quiet`` is
+#: always None and every reader takes the lock.
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 _get_ident = threading.get_ident
 
 
@@ -65,14 +71,14 @@ class NetworkLock:
         # holding the GIL) has read a network that no writer touched; else
         # it reads again under ``reading``.
         self._version = 0
-        self.quiet = 0
+        self.quiet = 0 if _GIL else None
         self.reading = self          # ``with lock.reading:``
 
     def _writers_changed(self):
         """Update ``quiet`` (called with the mutex held)."""
         self._version += 1
-        self.quiet = (self._version if self._writer is None and not self._waiting_writers
-                      else None)
+        self.quiet = (self._version if _GIL and self._writer is None
+                      and not self._waiting_writers else None)
 
     def acquire_read(self):
         me = _get_ident()
