@@ -63,7 +63,7 @@ import numpy as np
 
 from _elementwise cimport (VG_ACT_RELU, VG_ACT_SIGMOID, VG_COST_CROSS_ENTROPY,
                            VG_COST_QUADRATIC, VG_N_ACTS, activation, output_delta,
-                           times_prime)
+                           sigmoid_from_e, times_prime)
 
 cnp.import_array()
 
@@ -1190,7 +1190,7 @@ def cross_entropy_delta(z, a, y):
     D = <double *> cnp.PyArray_DATA(out)
     bad = 0
     for i in range(n):
-        D[i] = A[i] - Y[i]
+        D[i] = output_delta(VG_COST_CROSS_ENTROPY, A[i], Y[i])      # a - y
         bad |= not isfinite(D[i])        # (cheaper than the flags, at this size)
     if bad:         # numpy's own a - y: an overflow warns, NaN and inf pass
         return _ref.CrossEntropyCost.delta(z, a, y)
@@ -1235,7 +1235,6 @@ def quadratic_delta(z, a, y):
     cdef const double *Y
     cdef const double *Z
     cdef double *D
-    cdef double s, num
     cdef cnp.ndarray out
     n = _pair(a, y, &A, &Y)
     if n == 0 or not _same_doubles(z, a):
@@ -1248,10 +1247,8 @@ def quadratic_delta(z, a, y):
     for i in range(n):
         D[i] = -fabs(Z[i])
     _npy_unary(_exp_loop, _exp_data, n, D, D)           # e = exp(-|z|)
-    for i in range(n):
-        num = 1. if Z[i] >= 0 else D[i]
-        s = num / (1. + D[i])
-        D[i] = (A[i] - Y[i]) * (s * (1 - s))
+    for i in range(n):                  # (a - y) * (s (1 - s)), s = sigmoid(z)
+        D[i] = times_prime(VG_ACT_SIGMOID, A[i] - Y[i], sigmoid_from_e(Z[i], D[i]))
     if fetestexcept(_FLAGS):
         return _ref.QuadraticCost.delta(z, a, y)
     return out
