@@ -53,17 +53,21 @@ cdef extern from "vg_codes.h" nogil:
     enum: VG_STATS_LANES
 
 
-cdef inline floating sigmoid(floating z) noexcept nogil:
-    """``1/(1+exp(-z))`` for z >= 0, ``e/(1+e)`` with ``e = exp(z)`` else."""
-    cdef floating e, num
-    if floating is double:
-        e = exp(-fabs(z))
-    else:
-        e = expf(-fabsf(z))
-    num = e
+cdef inline floating sigmoid_from_e(floating z, floating e) noexcept nogil:
+    """The sigmoid of ``z`` given ``e = exp(-|z|)`` (computed by the caller:
+    ``_small``'s cost functions take numpy's ``exp``, to give its bits)."""
+    cdef floating num = e
     if z >= 0:
         num = 1
     return num / (1 + e)
+
+
+cdef inline floating sigmoid(floating z) noexcept nogil:
+    """``1/(1+exp(-z))`` for z >= 0, ``e/(1+e)`` with ``e = exp(z)`` else."""
+    if floating is double:
+        return sigmoid_from_e(z, exp(-fabs(z)))
+    else:
+        return sigmoid_from_e(z, expf(-fabsf(z)))
 
 
 cdef inline floating activation(int act, floating z) noexcept nogil:

@@ -38,10 +38,22 @@ example at a time (``net.backprop(x, y)`` in a Python loop,
   too: the same bits as that path.  The hidden layers' activation is an
   argument (``act``, a code of ``vg_codes.h``); the output layer is sigmoid.
 * No global state, one small ``malloc`` per call, the GIL released around
-  the arithmetic.
+  the arithmetic -- except ``feedforward`` of one column, which keeps the
+  GIL (a few microseconds) and its workspace on the stack:
+  ``vgcore.network2``'s ``feedforward`` reads without the network's lock
+  when no training runs and relies on no Python thread changing the
+  parameters while the compiled code reads them (see
+  ``_support/locks.py``, ``quiet``).
+* BLAS threads: the policy of ``vgcore.core.kernels`` around calls whose
+  largest BLAS product exceeds ``ONE_THREAD_MACS`` (below it, nothing to
+  enter: setting the limit would cost as much as the call).
+* network2's cost functions (the last sections) are the static methods of
+  the drop-in's cost classes: network2's numbers to the bit, by doing its
+  operations in its order with numpy's own ``log``/``exp`` loops and
+  pairwise sum; anything unusual goes back to the numpy reference.
 """
 from cython cimport floating
-from libc.math cimport fabs, isfinite
+from libc.math cimport fabs, isfinite, sqrt
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy
@@ -51,7 +63,7 @@ import numpy as np
 
 from _elementwise cimport (VG_ACT_RELU, VG_ACT_SIGMOID, VG_COST_CROSS_ENTROPY,
                            VG_COST_QUADRATIC, VG_N_ACTS, activation, output_delta,
-                           times_prime)
+                           sigmoid_from_e, times_prime)
 
 cnp.import_array()
 
@@ -103,7 +115,13 @@ cdef inline void _layer(Py_ssize_t k, int n_in, int n_out, const floating *W,
 
     Row-major ``w`` (n_out, n_in) is the column-major (n_in, n_out) matrix
     ``w^T``, so one row is ``gemv('T')`` and ``k`` rows are column-major
-    ``Z^T = w A^T``: ``gemm('T', 'N')``.
+    ``Z^T = w A^T``: ``gemm('T', 'N')``.  (A C loop of four rows of ``w`` at
+    a time in 64-byte vectors was tried for one example of [784,30,30,10]:
+    slightly slower than OpenBLAS's gemv for one row (3.6 against 3.3 us
+    for the whole pass), 1.5x slower for five.  The
+    first layer streams 188 KB of weights from L2 and that, not the call,
+    is the time: ~2.5 us here for BLAS and the loop alike, 1.6 us in
+    float32.)
     """
     if k == 1:
         _gemv(TRANS, n_in, n_out, W, A, <floating> 1, Z)
@@ -329,41 +347,97 @@ cdef class _Layers:
         free(self.B)
 
 
-cdef _Layers _layers(object weights, object biases, object sizes, int typenum):
-    """The layers, if ``weights`` and ``biases`` are lists of native arrays of
-    ``typenum`` shaped as the list of ints ``sizes`` says (``w`` (n_{l+1},
-    n_l), ``b`` (n_{l+1}, 1)); else None."""
+cdef int _check_layers(object weights, object biases, object sizes, int typenum,
+                       Py_ssize_t max_layers, Py_ssize_t *n, void **W, void **B):
+    """The number of layers ``L``, with ``n`` (L + 1 widths) and the data of
+    ``W``/``B`` filled in, if ``weights`` and ``biases`` are lists of native
+    arrays of ``typenum`` shaped as the list of ints ``sizes`` says (``w``
+    (n_{l+1}, n_l), ``b`` (n_{l+1}, 1)); else 0 (-1: more than
+    ``max_layers`` layers, which ``n``, ``W``, ``B`` have room for)."""
     cdef Py_ssize_t L, l
     cdef object w, b, s
-    cdef _Layers net
     if type(weights) is not list or type(biases) is not list or type(sizes) is not list:
-        return None
+        return 0
     L = len(<list> weights)
     if L == 0 or len(<list> biases) != L or len(<list> sizes) != L + 1:
+        return 0
+    if L > max_layers:
+        return -1
+    for l in range(L + 1):
+        s = (<list> sizes)[l]
+        if type(s) is not int or not 0 < s <= 2**31 - 1:
+            return 0
+        n[l] = s
+    for l in range(L):
+        w = (<list> weights)[l]
+        b = (<list> biases)[l]
+        if (not _native(w, typenum, 2) or (<cnp.ndarray> w).shape[0] != n[l + 1]
+                or (<cnp.ndarray> w).shape[1] != n[l] or not _native(b, typenum, 2)
+                or (<cnp.ndarray> b).shape[0] != n[l + 1]
+                or (<cnp.ndarray> b).shape[1] != 1):
+            return 0
+        W[l] = cnp.PyArray_DATA(<cnp.ndarray> w)
+        B[l] = cnp.PyArray_DATA(<cnp.ndarray> b)
+    return <int> L
+
+
+cdef _Layers _layers(object weights, object biases, object sizes, int typenum):
+    """The layers (see ``_check_layers``) in memory of their own, or None."""
+    cdef Py_ssize_t L
+    cdef _Layers net
+    if type(weights) is not list:
+        return None
+    L = len(<list> weights)
+    if L == 0:
         return None
     net = _Layers.__new__(_Layers)
-    net.L = <int> L
     net.n = <Py_ssize_t *> malloc((L + 1) * sizeof(Py_ssize_t))
     net.W = <void **> malloc(L * sizeof(void *))
     net.B = <void **> malloc(L * sizeof(void *))
     if net.n == NULL or net.W == NULL or net.B == NULL:
         raise MemoryError()
-    for l in range(L + 1):
-        s = (<list> sizes)[l]
-        if type(s) is not int or not 0 < s <= 2**31 - 1:
-            return None
-        net.n[l] = s
-    for l in range(L):
-        w = (<list> weights)[l]
-        b = (<list> biases)[l]
-        if (not _native(w, typenum, 2) or (<cnp.ndarray> w).shape[0] != net.n[l + 1]
-                or (<cnp.ndarray> w).shape[1] != net.n[l] or not _native(b, typenum, 2)
-                or (<cnp.ndarray> b).shape[0] != net.n[l + 1]
-                or (<cnp.ndarray> b).shape[1] != 1):
-            return None
-        net.W[l] = cnp.PyArray_DATA(<cnp.ndarray> w)
-        net.B[l] = cnp.PyArray_DATA(<cnp.ndarray> b)
-    return net
+    net.L = _check_layers(weights, biases, sizes, typenum, L, net.n, net.W, net.B)
+    return net if net.L > 0 else None
+
+
+# The BLAS thread policy of vgcore.core.kernels (see its "BLAS threads"):
+# around a call whose largest BLAS product exceeds ONE_THREAD_MACS
+# multiply-adds, BLAS is held to set_blas_threads(n) threads (default 1).
+# The bound is 4x the kernels' (65,536): OpenBLAS's own (it runs a GEMM of
+# at most 4 x 65,536 multiply-adds on one thread), because setting the
+# limit costs ~10 us, as much as a whole small call.  Measured with SciPy's
+# OpenBLAS here (process against thread CPU time): no second thread in
+# backprop of [784,100,10] (78,400) or update_mini_batch of 10 on
+# [784,30,30,10] (235,200), which stay below; update_mini_batch of 10 on
+# [784,100,10] (784,000) is limited.
+from vgcore.core.kernels import _ONE_THREAD_MACS, _blas_limit
+cdef Py_ssize_t _ONE_THREAD = 4 * _ONE_THREAD_MACS
+ONE_THREAD_MACS = _ONE_THREAD
+
+
+cdef Py_ssize_t _largest_product(_Layers net, Py_ssize_t k) noexcept:
+    """Multiply-adds of the largest BLAS product of a call on ``k`` rows."""
+    cdef Py_ssize_t l, p = 0
+    for l in range(net.L):
+        if net.n[l] * net.n[l + 1] > p:
+            p = net.n[l] * net.n[l + 1]
+    return k * p
+
+
+cdef object _enter_limit(Py_ssize_t macs):
+    """Enter the BLAS limit for a call whose largest BLAS product is ``macs``;
+    returns what ``_leave_limit`` takes (None below the bound: nothing to
+    enter, not even a null context, ~0.1 us)."""
+    if macs <= _ONE_THREAD:
+        return None
+    limit = _blas_limit(macs)
+    limit.__enter__()
+    return limit
+
+
+cdef inline void _leave_limit(object limit) except *:
+    if limit is not None:
+        limit.__exit__(None, None, None)
 
 
 cdef inline int _typenum(object dtype) noexcept:
@@ -486,8 +560,10 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False, int act=VG_ACT_
     work = malloc(k * (total + n_in) * item)
     if work == NULL:
         raise MemoryError()
+    lim = None
     try:
         x = _rows(X, typenum, n_in, item, <char *> work + k * total * item)
+        lim = _enter_limit(_largest_product(net, k))
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
                 status = _forward(net.L, net.n, <const double **> net.W, <const double **> net.B,
@@ -501,9 +577,82 @@ def forward(weights, biases, sizes, dtype, X, bint with_z=False, int act=VG_ACT_
                        k * m * sizeof(float))
     finally:
         free(work)
+        _leave_limit(lim)
     if status:
         return None
     return (out, z) if with_z else out
+
+
+cdef enum:
+    _COLUMN_LAYERS = 16          # feedforward's stack arrays: deeper nets take forward()
+    _COLUMN_STACK = 4096         # values of its stack workspace (more: malloc)
+
+
+cdef inline int _forward_one(int typenum, int L, const Py_ssize_t *n, void **W, void **B,
+                             void *x, int act, void *work) noexcept:
+    if typenum == cnp.NPY_DOUBLE:
+        return _forward(L, n, <const double **> W, <const double **> B, 1, <double *> x,
+                        act, <double *> work, <double *> NULL)
+    return _forward(L, n, <const float **> W, <const float **> B, 1, <float *> x, act,
+                    <float *> work, <float *> NULL)
+
+
+def feedforward(weights, biases, sizes, dtype, a, int act=VG_ACT_SIGMOID):
+    """network2's ``feedforward(a)`` for one column: the output, shaped like ``a``.
+
+    The parameters as in :func:`forward`; ``a`` is one ``(n_in, 1)`` or
+    ``(n_in,)`` C-contiguous float64 or float32 column (converted to
+    ``dtype`` if it is the other); the result is a new ``(n_L, 1)`` or
+    ``(n_L,)`` array of ``dtype``.  None when the arguments are not exactly
+    that, or a ``z`` is not finite.  :func:`forward` without its
+    allocations (the layer pointers and a workspace of up to 4096 values
+    on the stack) and WITHOUT RELEASING THE GIL (a few microseconds): no
+    other Python thread runs while it reads the parameters, which the
+    optimistic read of ``vgcore.network2.Network.feedforward`` relies on.
+    """
+    cdef int typenum = _typenum(dtype), status, L
+    cdef Py_ssize_t n[_COLUMN_LAYERS + 1]
+    cdef void *W[_COLUMN_LAYERS]
+    cdef void *B[_COLUMN_LAYERS]
+    cdef double stack[_COLUMN_STACK]
+    cdef Py_ssize_t total = 0, largest = 0, l, m
+    cdef size_t item
+    cdef void *work
+    cdef void *x
+    cdef cnp.ndarray out
+    if typenum < 0 or not 0 <= act < VG_N_ACTS or not _float_input(a):
+        return None
+    L = _check_layers(weights, biases, sizes, typenum, _COLUMN_LAYERS, n, W, B)
+    if L <= 0 or not _vector(a, cnp.PyArray_TYPE(<cnp.ndarray> a), n[0]):
+        return None
+    m = n[L]
+    for l in range(1, L + 1):
+        total += n[l]
+        largest = n[l - 1] * n[l] if n[l - 1] * n[l] > largest else largest
+    item = sizeof(double) if typenum == cnp.NPY_DOUBLE else sizeof(float)
+    if cnp.PyArray_NDIM(<cnp.ndarray> a) == 2:
+        out = _empty(m, 1, typenum)
+    else:
+        out = cnp.PyArray_EMPTY(1, <cnp.npy_intp *> &n[L], typenum, 0)
+    work = <void *> stack
+    if (total + n[0]) * item > sizeof(stack):
+        work = malloc((total + n[0]) * item)
+        if work == NULL:
+            raise MemoryError()
+    try:
+        x = _input(<cnp.ndarray> a, typenum, <char *> work + total * item)
+        if largest > _ONE_THREAD:              # (no context to enter otherwise)
+            with _blas_limit(largest):
+                status = _forward_one(typenum, L, n, W, B, x, act, work)
+        else:
+            status = _forward_one(typenum, L, n, W, B, x, act, work)
+        memcpy(cnp.PyArray_DATA(out), <char *> work + (total - m) * item, m * item)
+    finally:
+        if work != <void *> stack:
+            free(work)
+    if status:
+        return None
+    return out
 
 
 def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
@@ -550,6 +699,7 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
         width = net.n[l + 1] if net.n[l + 1] > width else width
     item = sizeof(double) if typenum == cnp.NPY_DOUBLE else sizeof(float)
     work = malloc((total + 2 * width + net.n[0] + net.n[net.L]) * item)
+    lim = None
     try:
         if NB == NULL or NW == NULL or work == NULL:
             raise MemoryError()
@@ -564,6 +714,7 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
             a = _empty(net.n[l + 1], net.n[l], typenum)
             nabla_w.append(a)
             NW[l] = cnp.PyArray_DATA(a)
+        lim = _enter_limit(_largest_product(net, 1))
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
                 status = _backprop(net.L, net.n, <const double **> net.W,
@@ -579,6 +730,7 @@ def backprop(weights, biases, sizes, dtype, x, y, Py_ssize_t label, int cost,
         free(work)
         free(NB)
         free(NW)
+        _leave_limit(lim)
     if status:
         return None
     return nabla_b, nabla_w
@@ -682,6 +834,7 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
     NW = <void **> malloc(net.L * sizeof(void *))
     NB = <void **> malloc(net.L * sizeof(void *))
     work = malloc(k * (total + 2 * width + n_in + net.n[net.L]) * item)
+    lim = None
     try:
         if NW == NULL or NB == NULL or work == NULL:
             raise MemoryError()
@@ -700,6 +853,7 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
         if Y is not None:
             yp = _input(<cnp.ndarray> Y, typenum,
                         <char *> work + k * (total + 2 * width + n_in) * item)
+        lim = _enter_limit(_largest_product(net, k))
         with nogil:
             if typenum == cnp.NPY_DOUBLE:
                 status = _update(net.L, net.n, <const double **> net.W,
@@ -715,6 +869,7 @@ def update(weights, biases, sizes, dtype, X, Y, labels, int cost, double eta,
         free(work)
         free(NW)
         free(NB)
+        _leave_limit(lim)
     if status:
         return None
     return new_w, new_b
@@ -822,3 +977,278 @@ def same_rows(list pairs, X, T, rows):
                             Tf + r * n_out if Tf != NULL else NULL, n_out)):
             return False
     return True
+
+
+# ---------------------------------------------------------------------------
+# network2's cost functions, drop-in exact (vgcore.core.costs)
+# ---------------------------------------------------------------------------
+#
+# ``fn``/``delta`` of network2's two cost classes, as the static methods of
+# the drop-in's classes: these def functions are the methods themselves (no
+# Python frame in between).  The fast path takes only the common case --
+# exact, C-contiguous float64 ndarrays of one shape -- and gives numpy's
+# bits: the element-wise steps are network2's in its order, ``log`` and
+# ``exp`` are numpy's own loops (its SIMD ``log``/``exp`` round differently
+# from the C library's in ~0.3% / ~5% of arguments), sums are numpy's
+# pairwise sum, ``norm``'s dot product numpy's own (its BLAS ``ddot``) and
+# ``** 2`` the C library's ``pow`` as numpy's scalar power.  Whenever a step
+# raises a floating-point flag other than "inexact" (``log 0``, an
+# overflow, an underflow, a NaN compared) the fast path hands over to the
+# numpy expression of ``vgcore.core.reference``, so that numpy warns (or
+# raises, under ``np.errstate``) exactly as in network2; anything that is
+# not the common case goes there too.
+
+cdef extern from "fenv.h" nogil:
+    int feclearexcept(int)
+    int fetestexcept(int)
+    enum:
+        FE_DIVBYZERO
+        FE_INVALID
+        FE_OVERFLOW
+        FE_UNDERFLOW
+
+ctypedef void (*_DotFunc)(void *, cnp.npy_intp, void *, cnp.npy_intp, void *,
+                          cnp.npy_intp, void *) noexcept nogil
+
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyArray_ArrFuncs:
+        _DotFunc dotfunc
+    PyArray_ArrFuncs *PyDataType_GetArrFuncs(cnp.dtype)
+    object PyArray_Scalar(void *, cnp.dtype, object)
+
+
+cdef extern from *:
+    """
+    /* numpy's scalar ``x ** 2``: the C library's pow(x, 2), which is not
+       always x * x (the compiler would make it that for a constant 2). */
+    static double vg_pow2(double x) { volatile double two = 2.0; return pow(x, two); }
+    """
+    double vg_pow2(double) nogil
+
+cdef int _FLAGS = FE_DIVBYZERO | FE_INVALID | FE_OVERFLOW | FE_UNDERFLOW
+
+cdef enum:
+    _STACK = 64    # elements whose work buffers live on the stack (more: malloc)
+
+
+cdef cnp.PyUFuncGenericFunction _double_loop(cnp.ufunc u, void **data) except NULL:
+    """The float64 -> float64 inner loop of the unary ufunc ``u``."""
+    cdef int i
+    for i in range(u.ntypes):
+        if u.types[2 * i] == cnp.NPY_DOUBLE and u.types[2 * i + 1] == cnp.NPY_DOUBLE:
+            data[0] = u.data[i]
+            return u.functions[i]
+    raise ImportError(f"numpy's {u.__name__} has no float64 loop")
+
+
+cdef void *_log_data
+cdef void *_exp_data
+cdef cnp.PyUFuncGenericFunction _log_loop = _double_loop(np.log, &_log_data)
+cdef cnp.PyUFuncGenericFunction _exp_loop = _double_loop(np.exp, &_exp_data)
+cdef _DotFunc _ddot = PyDataType_GetArrFuncs(cnp.PyArray_DescrFromType(cnp.NPY_DOUBLE)).dotfunc
+cdef cnp.dtype _FLOAT64 = cnp.PyArray_DescrFromType(cnp.NPY_DOUBLE)
+
+from vgcore.core import reference as _ref
+
+
+cdef inline void _npy_unary(cnp.PyUFuncGenericFunction loop, void *data, Py_ssize_t n,
+                            double *x, double *out) noexcept:
+    """numpy's loop on ``n`` contiguous doubles (``out`` may be ``x``)."""
+    cdef char *args[2]
+    cdef cnp.npy_intp dims[1]
+    cdef cnp.npy_intp steps[2]
+    args[0], args[1] = <char *> x, <char *> out
+    dims[0] = n
+    steps[0] = steps[1] = sizeof(double)
+    loop(args, dims, steps, data)
+
+
+cdef double _pairwise(const double *a, Py_ssize_t n) noexcept nogil:
+    """numpy's pairwise sum of ``n`` contiguous doubles (``pairwise_sum_DOUBLE``)."""
+    cdef double r[8]
+    cdef double res
+    cdef Py_ssize_t i, j, n2
+    if n < 8:
+        res = 0.
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        for j in range(8):
+            r[j] = a[j]
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, n2) + _pairwise(a + n2, n - n2)
+
+
+cdef inline bint _same_doubles(object a, object b) noexcept:
+    """Exact, C-contiguous float64 ndarrays of one shape, not empty, not 0-d
+    (numpy's arithmetic on 0-d arrays gives scalars)."""
+    cdef cnp.ndarray u, v
+    cdef int d
+    if not (cnp.PyArray_CheckExact(a) and cnp.PyArray_CheckExact(b)):
+        return False
+    u, v = <cnp.ndarray> a, <cnp.ndarray> b
+    if not (cnp.PyArray_TYPE(u) == cnp.NPY_DOUBLE and cnp.PyArray_TYPE(v) == cnp.NPY_DOUBLE
+            and cnp.PyArray_IS_C_CONTIGUOUS(u) and cnp.PyArray_IS_C_CONTIGUOUS(v)
+            and cnp.PyArray_NDIM(u) == cnp.PyArray_NDIM(v) and cnp.PyArray_NDIM(u) > 0
+            and cnp.PyArray_SIZE(u) > 0):
+        return False
+    for d in range(cnp.PyArray_NDIM(u)):
+        if cnp.PyArray_DIMS(u)[d] != cnp.PyArray_DIMS(v)[d]:
+            return False
+    return True
+
+
+cdef inline Py_ssize_t _pair(object a, object y, const double **A, const double **Y):
+    """The number of values of ``a`` and ``y``, with their data in ``A`` and
+    ``Y``, if they are the common case (``_same_doubles``); else 0."""
+    if not _same_doubles(a, y):
+        return 0
+    A[0] = <const double *> cnp.PyArray_DATA(<cnp.ndarray> a)
+    Y[0] = <const double *> cnp.PyArray_DATA(<cnp.ndarray> y)
+    return cnp.PyArray_SIZE(<cnp.ndarray> a)
+
+
+cdef inline object _float64(double v):
+    """A numpy float64 scalar, network2's type for a cost."""
+    return PyArray_Scalar(&v, _FLOAT64, None)
+
+
+cdef inline double *_buffer(double *stack, Py_ssize_t n) except NULL:
+    if n <= _STACK:
+        return stack
+    cdef double *p = <double *> malloc(n * sizeof(double))
+    if p == NULL:
+        raise MemoryError()
+    return p
+
+
+def cross_entropy_fn(a, y):
+    """network2's ``CrossEntropyCost.fn(a, y)``:
+    ``np.sum(np.nan_to_num(-y*np.log(a) - (1-y)*np.log(1-a)))``, the same
+    bits and type (a numpy float64), warnings and all."""
+    cdef Py_ssize_t i, n
+    cdef const double *A
+    cdef const double *Y
+    cdef double s1[_STACK]
+    cdef double s2[_STACK]
+    cdef double *l1
+    cdef double *l2
+    cdef double total
+    cdef int flags
+    n = _pair(a, y, &A, &Y)
+    if n == 0:
+        return _ref.CrossEntropyCost.fn(a, y)
+    l1 = _buffer(s1, n)
+    try:
+        l2 = _buffer(s2, n)
+        try:
+            feclearexcept(_FLAGS)
+            for i in range(n):
+                l2[i] = 1 - A[i]
+            _npy_unary(_log_loop, _log_data, n, <double *> A, l1)
+            _npy_unary(_log_loop, _log_data, n, l2, l2)
+            for i in range(n):
+                l1[i] = -Y[i] * l1[i] - (1 - Y[i]) * l2[i]
+            total = 0. + _pairwise(l1, n)
+            flags = fetestexcept(_FLAGS)
+        finally:
+            if l2 != s2:
+                free(l2)
+    finally:
+        if l1 != s1:
+            free(l1)
+    if flags or not isfinite(total):      # nan_to_num has terms to change
+        return _ref.CrossEntropyCost.fn(a, y)
+    return _float64(total)
+
+
+def cross_entropy_delta(z, a, y):
+    """network2's ``CrossEntropyCost.delta(z, a, y)``: ``a - y``, a new array."""
+    cdef Py_ssize_t i, n
+    cdef bint bad
+    cdef const double *A
+    cdef const double *Y
+    cdef double *D
+    cdef cnp.ndarray out
+    n = _pair(a, y, &A, &Y)
+    if n == 0:
+        return _ref.CrossEntropyCost.delta(z, a, y)
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray> a),
+                            cnp.PyArray_DIMS(<cnp.ndarray> a), cnp.NPY_DOUBLE, 0)
+    D = <double *> cnp.PyArray_DATA(out)
+    bad = 0
+    for i in range(n):
+        D[i] = output_delta(VG_COST_CROSS_ENTROPY, A[i], Y[i])      # a - y
+        bad |= not isfinite(D[i])        # (cheaper than the flags, at this size)
+    if bad:         # numpy's own a - y: an overflow warns, NaN and inf pass
+        return _ref.CrossEntropyCost.delta(z, a, y)
+    return out
+
+
+def quadratic_fn(a, y):
+    """network2's ``QuadraticCost.fn(a, y)``: ``0.5*np.linalg.norm(a-y)**2``,
+    the same bits and type (a numpy float64)."""
+    cdef Py_ssize_t i, n
+    cdef const double *A
+    cdef const double *Y
+    cdef double s[_STACK]
+    cdef double *d
+    cdef double dot, total
+    cdef int flags
+    n = _pair(a, y, &A, &Y)
+    if n == 0:
+        return _ref.QuadraticCost.fn(a, y)
+    d = _buffer(s, n)
+    try:
+        feclearexcept(_FLAGS)
+        for i in range(n):
+            d[i] = A[i] - Y[i]
+        _ddot(d, sizeof(double), d, sizeof(double), &dot, n, NULL)
+        total = 0.5 * vg_pow2(sqrt(dot))
+        flags = fetestexcept(_FLAGS)
+    finally:
+        if d != s:
+            free(d)
+    if flags:
+        return _ref.QuadraticCost.fn(a, y)
+    return _float64(total)
+
+
+def quadratic_delta(z, a, y):
+    """``QuadraticCost.delta(z, a, y)``: ``(a - y) * sigmoid_prime(z)``, a new
+    array, with the reference's overflow-free sigmoid (the bits of
+    ``vgcore.core.reference.QuadraticCost.delta``)."""
+    cdef Py_ssize_t i, n
+    cdef const double *A
+    cdef const double *Y
+    cdef const double *Z
+    cdef double *D
+    cdef cnp.ndarray out
+    n = _pair(a, y, &A, &Y)
+    if n == 0 or not _same_doubles(z, a):
+        return _ref.QuadraticCost.delta(z, a, y)
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray> a),
+                            cnp.PyArray_DIMS(<cnp.ndarray> a), cnp.NPY_DOUBLE, 0)
+    Z = <const double *> cnp.PyArray_DATA(<cnp.ndarray> z)
+    D = <double *> cnp.PyArray_DATA(out)
+    feclearexcept(_FLAGS)
+    for i in range(n):
+        D[i] = -fabs(Z[i])
+    _npy_unary(_exp_loop, _exp_data, n, D, D)           # e = exp(-|z|)
+    for i in range(n):                  # (a - y) * (s (1 - s)), s = sigmoid(z)
+        D[i] = times_prime(VG_ACT_SIGMOID, A[i] - Y[i], sigmoid_from_e(Z[i], D[i]))
+    if fetestexcept(_FLAGS):
+        return _ref.QuadraticCost.delta(z, a, y)
+    return out

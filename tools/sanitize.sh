@@ -5,6 +5,8 @@
 #   tools/sanitize.sh                 # the committed tree (git HEAD)
 #   tools/sanitize.sh --worktree      # the working tree, uncommitted changes included
 #   tools/sanitize.sh -- -k kernels   # extra arguments go to pytest
+#   tools/sanitize.sh --tests "tests/test_costs.py tests/test_small_calls.py"
+#                                     # only these test files
 #   tools/sanitize.sh --valgrind      # instead: valgrind memcheck on a driver
 #                                     # that calls every kernel (slow, small)
 #   tools/sanitize.sh --all-paths     # the tests once per path of the kernels
@@ -15,7 +17,7 @@
 # What it does:
 # 1. copies the tree (git archive HEAD, or the working tree) into a
 #    temporary folder, so the in-place build of the developers is untouched;
-# 2. builds vgcore._kernels there with
+# 2. builds both extensions, vgcore._kernels and vgcore._small, there with
 #    -fsanitize=address,undefined -fno-sanitize-recover=undefined
 #    -fno-omit-frame-pointer -g -O1;
 # 3. runs the tests with libasan preloaded (CPython itself is not
@@ -50,9 +52,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source=head
 tool=asan
 all_paths=0
+only_tests=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --worktree) source=worktree; shift ;;
+        --tests) only_tests="$2"; shift 2 ;;
         --valgrind) tool=valgrind; shift ;;
         --all-paths) all_paths=1; shift ;;
         --) shift; break ;;
@@ -147,7 +151,7 @@ PY
     exit $?
 fi
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
-echo "== building vgcore._kernels with: $flags"
+echo "== building vgcore._kernels and vgcore._small with: $flags"
 # pyproject.toml holds only metadata for this build; an installed setuptools
 # older than the one it asks for would refuse to parse it, so it is moved
 # aside while the extension is compiled
@@ -155,7 +159,9 @@ mv pyproject.toml pyproject.toml.off
 CFLAGS="$flags" LDFLAGS="-fsanitize=address,undefined" \
     python setup.py build_ext --inplace > build.log 2>&1 || { cat build.log; exit 1; }
 mv pyproject.toml.off pyproject.toml
-ldd vgcore/_kernels*.so | grep -E "asan|ubsan" || { echo "not instrumented?" >&2; exit 1; }
+for so in vgcore/_kernels*.so vgcore/_small*.so; do
+    ldd "$so" | grep -E "asan|ubsan" || { echo "$so not instrumented?" >&2; exit 1; }
+done
 
 export LD_PRELOAD="$libasan"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_string_checks=1:allocator_may_return_null=1"
@@ -167,12 +173,14 @@ export VGCORE_MNIST="${VGCORE_MNIST:-$(cd "$root/.." && pwd)/shared/mnist}"
 export MPLBACKEND=Agg
 
 tests=()
-for t in tests/test_kernels.py tests/test_threads_memory.py tests/test_network2.py \
+# the last four exercise vgcore._small (the small calls and the costs) directly
+for t in ${only_tests:-tests/test_kernels.py tests/test_threads_memory.py tests/test_network2.py \
          tests/test_robustness.py tests/test_fuzz.py tests/test_diagnostics.py \
-         tests/test_chain.py tests/test_activations.py tests/test_monitor_kernels.py; do
+         tests/test_chain.py tests/test_activations.py tests/test_monitor_kernels.py \
+         tests/test_dropin_fidelity.py tests/test_costs.py tests/test_small_calls.py}; do
     [[ -e $t ]] && tests+=("$t")
 done
-[[ -e tests/test_paths.py ]] && tests+=(tests/test_paths.py)
+[[ -z $only_tests && -e tests/test_paths.py ]] && tests+=(tests/test_paths.py)
 if [[ $all_paths == 1 ]]; then
     paths=$(python -c "from vgcore import _kernels; print(' '.join(_kernels.available_paths()))")
 else

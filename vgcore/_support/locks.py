@@ -14,14 +14,25 @@ Invariants of :class:`NetworkLock`:
   then go in before the next writer, so a stream of writers cannot hold
   them off either;
 - a thread that reads may not start writing (it would wait for itself):
-  ``RuntimeError``.
+  ``RuntimeError``;
+- ``quiet`` is None while a writer holds the lock or waits for it, and
+  changes whenever a writer comes or goes: ``Network.feedforward`` of one
+  column reads without the lock when it is not None, in compiled code
+  that holds the GIL, and keeps the answer only if ``quiet`` is the same
+  afterwards (else it reads again under ``reading``).
 """
+import sys
 import threading
 
 #: The attribute of a network that holds its lock.
 LOCK_ATTRIBUTE = "_vgcore_lock"
 
 _LOCK_CREATION = threading.Lock()
+
+#: Whether this interpreter has a GIL (free-threaded builds may not): the
+#: optimistic read of ``quiet`` relies on it, so without one ``quiet`` is
+#: always None and every reader takes the lock.
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 _get_ident = threading.get_ident
 
 
@@ -52,7 +63,22 @@ class NetworkLock:
         self._waiting_writers = 0
         self._waiting_readers = 0
         self._readers_turn = False   # a writer left while readers waited
+        # For optimistic reads without the lock: ``quiet`` is None while a
+        # writer holds the lock or waits for it, else a number that changes
+        # whenever a writer comes or goes.  A reader that sees the same
+        # number before and after reading (and that cannot be interrupted
+        # by another Python thread while it reads the arrays: compiled code
+        # holding the GIL) has read a network that no writer touched; else
+        # it reads again under ``reading``.
+        self._version = 0
+        self.quiet = 0 if _GIL else None
         self.reading = self          # ``with lock.reading:``
+
+    def _writers_changed(self):
+        """Update ``quiet`` (called with the mutex held)."""
+        self._version += 1
+        self.quiet = (self._version if _GIL and self._writer is None
+                      and not self._waiting_writers else None)
 
     def acquire_read(self):
         me = _get_ident()
@@ -102,19 +128,25 @@ class NetworkLock:
                                    f"the same network (from inside a cost's fn or "
                                    f"delta?); it would wait for itself")
             self._waiting_writers += 1
+            self._writers_changed()
             try:
                 while (self._writer is not None or self._readers
                        or (self._readers_turn and self._waiting_readers)):
                     self._changed.wait()
-            finally:
+            except BaseException:
                 self._waiting_writers -= 1
+                self._writers_changed()
+                raise
+            self._waiting_writers -= 1
             self._writer, self._depth = me, 1
+            self._writers_changed()
 
     def release_write(self):
         with self._mutex:
             self._depth -= 1
             if self._depth == 0:
                 self._writer = None
+                self._writers_changed()
                 self._readers_turn = self._waiting_readers > 0
                 self._changed.notify_all()
 

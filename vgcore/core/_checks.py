@@ -11,7 +11,13 @@ import os
 import numpy as np
 
 from ..errors import NonFiniteError
+from . import costs as _costs
 from .reference import ACTIVATIONS, INITIALISERS, CrossEntropyCost, QuadraticCost
+
+# The built-in costs: the reference's classes and the drop-in's compiled
+# ones (vgcore.core.costs), each with the reference class it stands for.
+_BUILTIN = ((CrossEntropyCost, CrossEntropyCost), (QuadraticCost, QuadraticCost),
+            (_costs.CrossEntropyCost, CrossEntropyCost), (_costs.QuadraticCost, QuadraticCost))
 
 #: Largest layer size: BLAS indexes with 32-bit ints.
 MAX_LAYER = 2**31 - 1
@@ -73,8 +79,9 @@ def check_cost(cost, name="cost"):
     book's own scripts do); the object is kept as given and its ``fn`` and
     ``delta`` are called through it.
     """
-    if cost is CrossEntropyCost or cost is QuadraticCost:
-        return cost                        # the common case, quickly
+    for kind, _ in _BUILTIN:
+        if cost is kind:
+            return cost                    # the common case, quickly
     missing = [m for m in ("fn", "delta") if not callable(getattr(cost, m, None))]
     if missing:
         if isinstance(cost, type):
@@ -93,13 +100,15 @@ def cost_name(cost):
 
 
 def builtin_cost(cost):
-    """``CrossEntropyCost`` or ``QuadraticCost`` if ``cost`` is one of them or a
+    """The reference's ``CrossEntropyCost`` or ``QuadraticCost`` if ``cost`` is
+    one of the built-in cost classes (the reference's or the drop-in's) or a
     plain instance of one (the kernels compute those), else None."""
-    if cost is CrossEntropyCost or cost is QuadraticCost:
-        return cost
-    kind = type(cost)
-    if (kind is CrossEntropyCost or kind is QuadraticCost) and not vars(cost):
-        return kind
+    for kind, plain in _BUILTIN:
+        if cost is kind:
+            return plain
+    for kind, plain in _BUILTIN:
+        if type(cost) is kind and not vars(cost):
+            return plain
     return None
 
 

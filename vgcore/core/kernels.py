@@ -65,7 +65,7 @@ import threading
 import numpy as np
 
 from . import reference as ref
-from ._checks import check_int, check_labels, check_range, check_real
+from ._checks import builtin_cost, check_int, check_labels, check_range, check_real
 from .._support.lazy import LazyModule
 
 # the extension loads SciPy's BLAS: imported at the first compiled call
@@ -207,6 +207,7 @@ def _blas_limit(macs):
 # ---------------------------------------------------------------------------
 
 def _cost_code(cost):
+    cost = builtin_cost(cost) or cost
     if cost is ref.CrossEntropyCost:
         return _kernels.COST_CROSS_ENTROPY
     if cost is ref.QuadraticCost:

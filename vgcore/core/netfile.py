@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import NetworkFileError
 from ._checks import check_sizes
-from .reference import ACTIVATIONS, BUILTIN_COSTS, INITIALISERS
+from .costs import DROPIN_COSTS as BUILTIN_COSTS
+from .reference import ACTIVATIONS, INITIALISERS
 
 #: vgcore's optional keys: their default (not written) and accepted values.
 EXTRAS = {"activation": ("sigmoid", tuple(ACTIVATIONS)),

@@ -267,7 +267,7 @@ class CrossEntropyCost:
         """
         s = (y * np.log(a) + (1 - y) * np.log(1 - a)).sum()
         if math.isfinite(s):
-            return -s
+            return 0.0 - s                  # not -s: network2's sum of nothing is +0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.sum(np.nan_to_num(-y * np.log(a) - (1 - y) * np.log(1 - a)))
 

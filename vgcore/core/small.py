@@ -20,6 +20,7 @@ import numpy as np
 
 from .._support.lazy import LazyModule
 from . import reference
+from ._checks import builtin_cost
 from .datasets import one_hot, small_rows
 
 _small = LazyModule("vgcore._small", globals(), "_small")
@@ -38,7 +39,11 @@ MAX_ROWS = 32
 
 def _cost_code(cost):
     """The small kernels' name for a built-in cost class."""
-    if cost is reference.CrossEntropyCost:
+    if cost is reference.CrossEntropyCost:     # what the backend passes
+        return _small.COST_CROSS_ENTROPY
+    if cost is reference.QuadraticCost:
+        return _small.COST_QUADRATIC
+    if builtin_cost(cost) is reference.CrossEntropyCost:
         return _small.COST_CROSS_ENTROPY
     return _small.COST_QUADRATIC
 
@@ -50,14 +55,14 @@ def _plain(sizes, dtype):
 
 
 def feedforward(weights, biases, sizes, dtype, a, act="sigmoid"):
-    """The output for one ``(n_in, 1)`` or ``(n_in,)`` column ``a``, shaped like it."""
-    if (type(a) is not np.ndarray or not (a.ndim == 1 or a.ndim == 2 and a.shape[1] == 1)
-            or type(sizes) is not list or not sizes or a.shape[0] != sizes[0]):
-        return None                      # one (n_in, 1) or (n_in,) column only
-    out = _small.forward(weights, biases, sizes, dtype, a, False, _ACT_CODES[act])
-    if out is None:
+    """The output for one ``(n_in, 1)`` or ``(n_in,)`` column ``a``, shaped like it
+    (computed holding the GIL: see ``vgcore._small.feedforward``); None when
+    the arguments are not exactly that (an unknown ``act`` included: the
+    caller's general path then says what is wrong)."""
+    code = _ACT_CODES.get(act) if type(act) is str else None
+    if code is None:
         return None
-    return out.reshape(-1, 1) if a.ndim == 2 else out.reshape(-1)
+    return _small.feedforward(weights, biases, sizes, dtype, a, code)
 
 
 def backprop(weights, biases, sizes, dtype, x, y, cost, act="sigmoid"):
