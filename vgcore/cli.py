@@ -1,5 +1,5 @@
-"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore bench``,
-``vgcore info``.
+"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore sweep``,
+``vgcore bench``, ``vgcore mnist``, ``vgcore info``.
 
 Each subcommand lives in its own module and registers itself through a
 ``add_parser(subparsers)`` function that sets ``func`` on its parser;
@@ -12,7 +12,8 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli"]
+SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "experiments.sweep_cli",
+                      "data.cli"]
 
 
 def kernels_line():

@@ -384,7 +384,7 @@ def draw_figures(settings, data, initial, speed, sweep, chain_res, out):
 def summarise(settings, data, initial, speed, sweep, chain_res, figures, timing):
     """The summary dict (``summary.json``; the report is rendered from it)."""
     sw = sweep.settings
-    return _json_safe({
+    return diag.json_safe({
         "vgcore_version": __version__,
         "data": {"source": data.source, "is_full_mnist": bool(data.is_full),
                  "n_training": int(len(data.train[0])),
@@ -545,22 +545,6 @@ def depth_tests(depths, pairs=((1, 2), (2, 3), (3, 4), (2, 4))):
         w["significant_at_5_percent"] = None if w["p"] is None else bool(w["p"] < 0.05)
         w["significant_at_5_percent_holm"] = None if p_holm is None else bool(p_holm < 0.05)
     return welch
-
-
-def _json_safe(obj):
-    """Replace non-finite floats (JSON has none) by ``None``, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 # ---------------------------------------------------------------------------
