@@ -57,7 +57,8 @@ from ..errors import SweepError
 
 __all__ = ["KEYS", "Key", "register_key", "normalize_cell", "canonical_cell", "cell_id",
            "derive_seeds", "run_cell", "expand_grid", "check_seeds", "Task", "plan",
-           "run_tasks", "Store", "parse_scheduler", "single_thread_blas", "depth_of",
+           "run_tasks", "run_sweep", "Store", "parse_scheduler", "load_arrays", "default_jobs",
+           "check_backend", "single_thread_blas", "depth_of",
            "SWEEP_FORMAT"]
 
 #: Bumped when a result's meaning changes (it is part of every cell id).
@@ -383,8 +384,9 @@ def plan(cells, seeds):
 _DATA_CACHE = {}      # data spec -> (X_train, y_train, X_val, y_val), per process
 
 
-def _load(data):
-    """The data set ``data`` as arrays, loaded once per process."""
+def load_arrays(data):
+    """``(X_train, y_train, X_validation, y_validation)`` of the data set ``data``
+    (``"sample"``, ``"mnist"`` or a path), read-only, loaded once per process."""
     if data not in _DATA_CACHE:
         from .. import mnist_loader
         if data == "sample":
@@ -426,7 +428,7 @@ def run_cell(cell, seed):
 
     cell = normalize_cell(cell)
     seed = _int(seed, "seed", low=0)
-    Xtr, ytr, Xva, yva = _load(cell["data"])
+    Xtr, ytr, Xva, yva = load_arrays(cell["data"])
     train = (Xtr[:cell["n_train"]], ytr[:cell["n_train"]])
     validation = (Xva[:cell["n_validation"]], yva[:cell["n_validation"]])
     n_probe = min(cell["n_probe"], len(Xtr))
@@ -706,7 +708,7 @@ class Store:
 
 
 def run_sweep(tasks, out=None, backend="loky", jobs=None, client=None, scheduler=None,
-              progress=True, log=print, on_result=None):
+              progress=True, log=print, on_result=None, desc="sweep"):
     """Run every task without a stored result; return ``[(result, timing)]`` in task order.
 
     With ``out``, finished runs are read from (and new ones written to)
@@ -723,7 +725,7 @@ def run_sweep(tasks, out=None, backend="loky", jobs=None, client=None, scheduler
             f"running the other {len(todo)}")
     from tqdm import tqdm
 
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="sweep", unit="run",
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="run",
                file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
         for j, result, timing in run_tasks([tasks[i] for i in todo], backend, jobs, client,
