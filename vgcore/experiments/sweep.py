@@ -44,6 +44,7 @@ import math
 import os
 import random
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -432,24 +433,50 @@ def run_cell(cell, seed):
     train = (Xtr[:cell["n_train"]], ytr[:cell["n_train"]])
     validation = (Xva[:cell["n_validation"]], yva[:cell["n_validation"]])
     n_probe = min(cell["n_probe"], len(Xtr))
-    measure = cell["measure"]
     np_seed, py_seed = derive_seeds(cell, seed)
-    np.random.seed(np_seed)
-    random.seed(py_seed)
-    cost = network2.CrossEntropyCost if cell["cost"] == "cross-entropy" else \
-        network2.QuadraticCost
-    net = network2.Network(cell["sizes"], cost=cost, dtype=np.dtype(cell["dtype"]).type)
+    with _RUN_LOCK, _shuffles_from(random.Random(py_seed)):
+        np.random.seed(np_seed)
+        cost = network2.CrossEntropyCost if cell["cost"] == "cross-entropy" else \
+            network2.QuadraticCost
+        net = network2.Network(cell["sizes"], cost=cost, dtype=np.dtype(cell["dtype"]).type)
+        return _train(net, cell, train, validation, (Xtr[:n_probe], ytr[:n_probe]))
+
+
+#: One run at a time in a process: a run seeds numpy's global generator.
+_RUN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _shuffles_from(generator):
+    """network2 shuffles with ``random.shuffle``, the ``random`` module's
+    global generator, as network2 does; but a Dask worker's own threads
+    draw from that generator too (seen: in a task that seeds it and waits
+    a second, the next number is not the seeded one), so during a run
+    network2's name ``random`` is a generator of the run's own, seeded as
+    ``random.seed`` would seed the global one (the same shuffles)."""
+    from .. import network2
+
+    saved, network2.random = network2.random, generator
+    try:
+        yield
+    finally:
+        network2.random = saved
+
+
+def _train(net, cell, train, validation, probe):
+    """The SGD of :func:`run_cell` and its measurements."""
+    measure = cell["measure"]
     kwargs = {}
     if "accuracy" in measure or "cost" in measure:
         kwargs.update(evaluation_data=validation,
                       monitor_evaluation_accuracy="accuracy" in measure,
                       monitor_evaluation_cost="cost" in measure)
-    fused = (cell["mini_batch_size"] >= len(train[0]) and n_probe == len(train[0]))
+    fused = (cell["mini_batch_size"] >= len(train[0]) and len(probe[0]) == len(train[0]))
     if "speeds" in measure:
         if fused:
             kwargs["record_minibatch_speeds"] = True
         else:
-            kwargs["speed_probe"] = (Xtr[:n_probe], ytr[:n_probe])
+            kwargs["speed_probe"] = probe
     with warnings.catch_warnings(record=True) as caught, \
             contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("always")

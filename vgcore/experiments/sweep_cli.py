@@ -143,7 +143,7 @@ def parse_values(key, text):
     """``"0.1,0.5"`` -> ``[0.1, 0.5]``, ``"1-4"`` -> ``[1, 2, 3, 4]`` (int keys),
     ``"5"`` -> ``5``; for ``sizes``, ``"784-30-10,784-30-30-10"``; for
     ``measure``, one comma-separated list."""
-    where = f"--{key.replace('_', '-')}"
+    where = "--depths" if key == "depth" else f"--{key.replace('_', '-')}"
     if key == "measure":
         return [m.strip() for m in text.split(",") if m.strip()]
     parts = [p.strip() for p in text.split(",")]
@@ -167,6 +167,8 @@ def parse_values(key, text):
                 values.append(float(p))
             else:
                 values.append(p)
+        except SweepError:
+            raise
         except ValueError:
             raise SweepError(f"{where}: cannot read {p!r} as "
                              f"{'sizes like 784-30-10' if key == 'sizes' else 'a number'}") \
