@@ -503,6 +503,8 @@ def test_the_command_runs_and_writes_its_folder(tmp_path, serial_run, capsys):
     (["--sizes", "784-30-10", "--width", "30"], "width goes with depth"),
     (["--depths", "1-2", "--metric", "speed"], "metric"),
     (["nowhere.toml"], "cannot read the sweep file"),
+    (["--depths", "1", "--data", "/nonexistent/mnist"], "data '/nonexistent/mnist': does "
+                                                         "not exist"),
 ])
 def test_bad_command_lines_exit_2_and_create_nothing(args, match, tmp_path, capsys):
     out = tmp_path / "o"

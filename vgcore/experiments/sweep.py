@@ -59,7 +59,7 @@ from ..errors import SweepError
 __all__ = ["KEYS", "Key", "register_key", "normalize_cell", "canonical_cell", "cell_id",
            "derive_seeds", "run_cell", "expand_grid", "check_seeds", "Task", "plan",
            "run_tasks", "run_sweep", "Store", "parse_scheduler", "load_arrays", "default_jobs",
-           "check_backend", "single_thread_blas", "depth_of",
+           "check_backend", "check_data", "single_thread_blas", "depth_of",
            "SWEEP_FORMAT"]
 
 #: Bumped when a result's meaning changes (it is part of every cell id).
@@ -673,6 +673,22 @@ def default_jobs():
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def check_data(cells):
+    """Refuse data that cannot be found here (``"mnist"`` or a path), before
+    anything runs.  (Not for a remote cluster: its workers look for themselves.)"""
+    from ..errors import MNISTNotFoundError
+    from ..data.locate import find_data
+
+    for data in sorted({c["data"] for c in cells} - {"sample"}):
+        try:
+            find_data(None if data == "mnist" else data, download=False)
+        except MNISTNotFoundError as e:
+            why = e.searched[0].rsplit(": ", 1)[-1] if e.searched else "not found"
+            raise SweepError(f"data {data!r}: {why}; give 'sample', 'mnist' (with "
+                             "$VGCORE_MNIST set) or a folder of the four MNIST IDX files "
+                             "or mnist.pkl.gz") from None
 
 
 def check_backend(backend, jobs=None, scheduler=None):

@@ -103,6 +103,8 @@ def run(grid=None, cells=None, seeds=1, out=None, backend="loky", jobs=None, sch
     pairs = sweep_report.check_pairs(all_cells, compare if compare is not None else
                                      sweep_report.default_pairs(all_cells))
     engine.check_backend(backend, jobs, scheduler)
+    if client is None and (scheduler is None or scheduler.startswith("local")):
+        engine.check_data(all_cells)
     if out is not None:
         out = Path(out)
         if out.exists() and not out.is_dir():
@@ -295,6 +297,8 @@ def _cli(args):
             sweep_report.check_pairs(cells, kwargs["compare"] if kwargs["compare"]
                                      is not None else sweep_report.default_pairs(cells))
             engine.check_backend(backend, args.jobs, args.scheduler)
+            if not args.scheduler or args.scheduler.startswith("local"):
+                engine.check_data(cells)
             varying = sweep_report.varying_keys(cells)
             for c in cells:
                 print(f"{engine.cell_id(c)}  {sweep_report.label(c, varying)}")
