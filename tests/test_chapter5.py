@@ -190,12 +190,16 @@ def _old_code_path(kind, k, seed, data, epochs, lmbda=None):
     return [int(a) for a in acc]
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_runs_on_the_engine_give_the_old_results_for_any_jobs(jobs):
+@pytest.mark.parametrize("jobs, scheduler", [(1, None), (2, None), (2, "local[2]")])
+def test_runs_on_the_engine_give_the_old_results_for_any_jobs(jobs, scheduler):
     """chapter5's depth sweep and speed runs, rebuilt on the sweep engine, in this
-    process and in two worker processes: bit for bit what the old code path gives."""
+    process, in two worker processes and on a Dask LocalCluster: bit for bit what
+    the old code path gives."""
+    if scheduler:
+        pytest.importorskip("distributed", reason="--scheduler needs the [dask] extra")
     settings = chapter5.Settings(seeds=2, epochs=2, epochs_speed=4, n_train=500,
-                                 n_validation=200, jobs=jobs, progress=False)
+                                 n_validation=200, jobs=jobs, progress=False,
+                                 scheduler=scheduler)
     data = chapter5.prepare_data(settings, "sample")
     sweep_set = chapter5.sweep_settings(len(data.train[0]), settings.epochs)
     results = chapter5.training_runs(settings, data, sweep_set)

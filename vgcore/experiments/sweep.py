@@ -537,7 +537,13 @@ def run_task(cell, seed):
     result = run_cell(cell, seed)
     return result, {"seconds": time.perf_counter() - t0,
                     "cpu_seconds": time.process_time() - c0,
-                    "worker": f"{os.uname().nodename}:{os.getpid()}"}
+                    "worker": _worker_name()}
+
+
+def _worker_name():
+    """``host:pid`` of this process."""
+    import platform
+    return f"{platform.node()}:{os.getpid()}"
 
 
 def _run_here(tasks):
@@ -549,7 +555,7 @@ def _run_here(tasks):
             result = run_cell(t.cell, t.seed)
             yield i, result, {"seconds": time.perf_counter() - t0,
                               "cpu_seconds": time.process_time() - c0,
-                              "worker": f"{os.uname().nodename}:{os.getpid()}"}
+                              "worker": _worker_name()}
     finally:
         if limiter is not None:
             limiter.restore_original_limits()

@@ -313,6 +313,9 @@ def _cli(args):
         print(f"vgcore sweep: interrupted; the finished runs are in {args.out}/cells/ and "
               "the same command runs only the others", file=sys.stderr)
         return 130
+    except Exception as e:          # a run failed, a worker was lost for good, ...
+        return _error(f"{type(e).__name__}: {e} (the finished runs are in {args.out}/cells/; "
+                      "the same command runs only the others)", 1)
     for s in res.summary:
         m = s["metrics"]["best_accuracy"]
         print(f"  {s['label']}: best accuracy "
