@@ -198,9 +198,9 @@ def _seeds(text):
     return [int(s) for s in text.split(",")]
 
 
-_CLI_KEYS = ("sizes", "depth", "width", "eta", "lmbda", "mini_batch_size", "epochs", "cost",
-             "dtype", "data", "n_train", "n_validation", "n_probe", "measure", "seeding",
-             "root_seed")
+def _cli_keys():
+    """Every key of a cell is an option (those registered later too)."""
+    return list(engine.KEYS)
 
 
 def add_parser(subparsers):
@@ -222,7 +222,7 @@ def _add_arguments(p):
     g = p.add_argument_group("the grid (a list is an axis)")
     g.add_argument("--depths", dest="depth", metavar="LIST",
                    help="hidden layers, e.g. 1-6 (with --width)")
-    for key in _CLI_KEYS:
+    for key in _cli_keys():
         if key == "depth":
             continue
         g.add_argument(f"--{key.replace('_', '-')}", dest=key, metavar="LIST",
@@ -255,8 +255,8 @@ def _add_arguments(p):
 
 def _spec_from_args(args):
     spec = load_spec(args.grid_file) if args.grid_file else {"grid": {}}
-    for key in _CLI_KEYS:
-        text = getattr(args, key)
+    for key in _cli_keys():
+        text = getattr(args, key, None)
         if text is not None:
             spec["grid"][key] = parse_values(key, text)
     if args.seeds is not None:

@@ -29,8 +29,11 @@ METRICS = ("best_accuracy", "last_accuracy", "best_epoch", "last_cost",
            "speed_init_first", "speed_last_first", "speed_init_last", "weight_norm_first",
            "seconds", "cpu_seconds")
 
-_CELL_COLUMNS = ("cell_id", "seed", "depth", "sizes") + tuple(
-    k for k in KEYS if k not in ("sizes", "depth", "width"))
+def _cell_column_names():
+    """results.csv's first columns: the run, then every key of a cell (those
+    registered later too)."""
+    return ["cell_id", "seed", "depth", "sizes"] + [
+        k for k in KEYS if k not in ("sizes", "depth", "width")]
 
 
 def _cell_columns(cell):
@@ -299,7 +302,7 @@ def write_outputs(out, tasks, done, pairs, metric="best_accuracy", header="", fi
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = result_rows(tasks, done)
-    write_csv(out / "results.csv", rows, list(_CELL_COLUMNS) + list(METRICS) + ["worker"])
+    write_csv(out / "results.csv", rows, _cell_column_names() + list(METRICS) + ["worker"])
     summary = summarise(tasks, rows)
     write_csv(out / "summary.csv", _summary_rows(summary))
     tests = compare(summary, rows, pairs, metric) if pairs else []
