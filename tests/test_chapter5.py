@@ -258,6 +258,10 @@ def test_bad_arguments_are_reported(tmp_path, capsys):
                      "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     assert "does not exist" in capsys.readouterr().err.lower()
     assert not (tmp_path / "o").exists()
+    assert cli.main(["chapter5", "--quick", "--scheduler", "local[x]", "--data", "sample",
+                     "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "--scheduler: expected local[N] or tcp://HOST:PORT" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 _LIMIT_PROBE = """
