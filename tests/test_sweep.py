@@ -542,5 +542,9 @@ def test_summaries_of_cells_that_differ_in_more_than_depth(tmp_path):
     assert [s["label"] for s in res.summary] == ["depth=1 eta=0.1", "depth=1 eta=0.5",
                                                 "depth=2 eta=0.1", "depth=2 eta=0.5"]
     assert res.tests[0]["p"] is None and "needs >= 2 seeds" in res.tests[0]["note"]
+    res = sweep.run({"depth": [1, 2], **TINY, "eta": [0.1, 0.5]}, seeds=[0], backend="serial",
+                    progress=False, log=lambda m: None)       # default: depth within each eta
+    assert [(w["a"], w["b"]) for w in res.tests] == [("depth=1 eta=0.1", "depth=2 eta=0.1"),
+                                                     ("depth=1 eta=0.5", "depth=2 eta=0.5")]
     figs = sweep_report.draw_figures(res.summary, tmp_path)
     assert set(figs) == {"accuracy_vs_depth", "speed_vs_depth"}

@@ -243,7 +243,7 @@ def _add_arguments(p):
                    help="output folder (default: %(default)s)")
     o.add_argument("--compare", action="append", metavar="A:B",
                    help="Welch t-test between two cells, e.g. depth=1:depth=2 "
-                        "(repeatable; default: neighbouring depths when only depth varies)")
+                        "(repeatable; default: neighbouring depths, other keys equal)")
     o.add_argument("--metric", default=None,
                    help=f"measure the t-tests compare (default: best_accuracy; one of "
                         f"{', '.join(sweep_report.METRICS)})")

@@ -169,12 +169,22 @@ def select(cells, selector, where="compare"):
 
 
 def default_pairs(cells):
-    """Neighbouring depths, as ``vgcore chapter5`` tests them, when depth is all
-    that varies (else none)."""
-    if varying_keys(cells) != ["depth"]:
+    """Neighbouring depths, as ``vgcore chapter5`` tests them, among the cells
+    that agree on every other key that varies (none if the depth does not vary)."""
+    varying = varying_keys(cells)
+    if "depth" not in varying:
         return []
-    depths = sorted({depth_of(c) for c in cells})
-    return [({"depth": a}, {"depth": b}) for a, b in zip(depths, depths[1:])]
+    rest = [k for k in varying if k != "depth"]
+    groups = {}
+    for c in cells:
+        groups.setdefault(json.dumps([c[k] for k in rest]), []).append(c)
+    pairs = []
+    for group in groups.values():
+        same = {k: group[0][k] for k in rest}
+        depths = sorted({depth_of(c) for c in group})
+        pairs += [({**same, "depth": a}, {**same, "depth": b})
+                  for a, b in zip(depths, depths[1:])]
+    return pairs
 
 
 def check_pairs(cells, pairs):
