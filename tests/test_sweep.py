@@ -35,6 +35,8 @@ DASK_REASON = "the Dask tests need the [dask] extra (pip install \"vgcore[dask]\
 
 
 def _subprocess_env():
+    """The environment of a child Python that imports the vgcore this process
+    imported (installed or in place); run it outside the source tree (cwd)."""
     import vgcore
     env = dict(os.environ, MPLBACKEND="Agg", VGCORE_NO_DOWNLOAD="1")
     root = str(Path(vgcore.__file__).resolve().parents[1])
@@ -385,7 +387,7 @@ def test_a_killed_driver_leaves_only_whole_files(tmp_path):
     the sweep run again completes from there."""
     proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(tmp_path)],
                             env=_subprocess_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, cwd=str(tmp_path))
     cells = tmp_path / "cells"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -525,12 +527,12 @@ def test_a_bad_toml_file_is_refused(tmp_path, capsys):
         assert match in capsys.readouterr().err
 
 
-def test_import_vgcore_sweep_stays_light():
+def test_import_vgcore_sweep_stays_light(tmp_path):
     code = ("import sys, vgcore.sweep, vgcore.cli; "
             "print(sorted(m for m in ('joblib', 'distributed', 'dask', 'pandas', "
             "'matplotlib', 'tqdm', 'scipy') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=_subprocess_env(), timeout=120)
+                       env=_subprocess_env(), timeout=120, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
 
