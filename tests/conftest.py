@@ -65,3 +65,16 @@ def mnist_train(mnist_dir):
     labels = _read_idx(d / "train-labels-idx1-ubyte.gz", 8).astype(np.int64)
     X = (images[:50000].astype(np.float32) / np.float32(256.0))
     return X, labels[:50000]
+
+
+def child_env():
+    """The environment of a child Python that must import the vgcore this
+    process imported (installed or in place), not whatever is first on its
+    own path; run the child outside the source tree (``cwd``) too."""
+    import vgcore
+
+    env = dict(os.environ)
+    env.update(MPLBACKEND="Agg", VGCORE_NO_DOWNLOAD="1")
+    root = str(Path(vgcore.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env

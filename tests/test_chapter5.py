@@ -16,6 +16,8 @@ from vgcore.experiments import report as c5report
 from vgcore.experiments import sweep as engine
 from vgcore.experiments import diagnostics as diag
 
+from conftest import child_env
+
 EXPECTED_FILES = [
     "report.md", "summary.json", "depth_sweep.json", "six_neurons.json",
     "initial_speeds.json", "chain.json",
@@ -37,17 +39,6 @@ def png_size(path):
     return w, h
 
 
-def _env():
-    env = dict(os.environ)
-    env.update(MPLBACKEND="Agg", VGCORE_NO_DOWNLOAD="1")
-    # the subprocess must import the same vgcore as this process (installed
-    # or in place), not whatever happens to be first on its own path
-    import vgcore
-    root = str(Path(vgcore.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One ``vgcore chapter5 --quick --data sample`` through the real command line."""
@@ -55,7 +46,7 @@ def quick_run(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-m", "vgcore", "chapter5", "--quick", "--data", "sample",
          "--out", str(out), "--jobs", "1"],
-        capture_output=True, text=True, env=_env(), timeout=300, cwd=str(out.parent))
+        capture_output=True, text=True, env=child_env(), timeout=300, cwd=str(out.parent))
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -431,7 +422,7 @@ def test_import_vgcore_does_not_import_matplotlib(tmp_path):
     code = ("import sys, vgcore, vgcore.experiments.chapter5, vgcore.experiments.plots, vgcore.cli; "
             "vgcore.cli.build_parser(); print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_env(), timeout=60, cwd=str(tmp_path))
+                         env=child_env(), timeout=60, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 

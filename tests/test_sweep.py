@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,22 +25,14 @@ from vgcore.errors import SweepError
 from vgcore.experiments import sweep as engine
 from vgcore.experiments import sweep_report
 
+from conftest import child_env
+
 TINY = {"width": 10, "epochs": 2, "n_train": 300, "n_validation": 100, "n_probe": 100,
         "lmbda": 0.5, "eta": 0.5}
 GRID = {"depth": [1, 2, 3], **TINY}
 SEEDS = [0, 1]
 
 DASK_REASON = "the Dask tests need the [dask] extra (pip install \"vgcore[dask]\")"
-
-
-def _subprocess_env():
-    """The environment of a child Python that imports the vgcore this process
-    imported (installed or in place); run it outside the source tree (cwd)."""
-    import vgcore
-    env = dict(os.environ, MPLBACKEND="Agg", VGCORE_NO_DOWNLOAD="1")
-    root = str(Path(vgcore.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 # ---------------------------------------------------------------------------
@@ -386,7 +377,7 @@ def test_a_killed_driver_leaves_only_whole_files(tmp_path):
     """SIGKILL the driver mid-sweep: every file in cells/ is a finished run, and
     the sweep run again completes from there."""
     proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(tmp_path)],
-                            env=_subprocess_env(), stdout=subprocess.DEVNULL,
+                            env=child_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, cwd=str(tmp_path))
     cells = tmp_path / "cells"
     deadline = time.monotonic() + 120
@@ -532,7 +523,7 @@ def test_import_vgcore_sweep_stays_light(tmp_path):
             "print(sorted(m for m in ('joblib', 'distributed', 'dask', 'pandas', "
             "'matplotlib', 'tqdm', 'scipy') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env=_subprocess_env(), timeout=120, cwd=str(tmp_path))
+                       env=child_env(), timeout=120, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
 
