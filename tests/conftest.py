@@ -82,3 +82,16 @@ def path(request):
     old = _kernels.set_path(request.param)
     yield request.param
     _kernels.set_path(old)
+
+
+def child_env():
+    """The environment of a child Python that must import the vgcore this
+    process imported (installed or in place), not whatever is first on its
+    own path; run the child outside the source tree (``cwd``) too."""
+    import vgcore
+
+    env = dict(os.environ)
+    env.update(MPLBACKEND="Agg", VGCORE_NO_DOWNLOAD="1")
+    root = str(Path(vgcore.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env

@@ -13,8 +13,10 @@ from scipy import stats
 from vgcore import cli
 from vgcore.experiments import chapter5, plots
 from vgcore.experiments import report as c5report
-from vgcore.experiments import runs as runner
+from vgcore.experiments import sweep as engine
 from vgcore.experiments import diagnostics as diag
+
+from conftest import child_env
 
 EXPECTED_FILES = [
     "report.md", "summary.json", "depth_sweep.json", "six_neurons.json",
@@ -37,17 +39,6 @@ def png_size(path):
     return w, h
 
 
-def _env():
-    env = dict(os.environ)
-    env.update(MPLBACKEND="Agg", VGCORE_NO_DOWNLOAD="1")
-    # the subprocess must import the same vgcore as this process (installed
-    # or in place), not whatever happens to be first on its own path
-    import vgcore
-    root = str(Path(vgcore.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One ``vgcore chapter5 --quick --data sample`` through the real command line."""
@@ -55,7 +46,7 @@ def quick_run(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-m", "vgcore", "chapter5", "--quick", "--data", "sample",
          "--out", str(out), "--jobs", "1"],
-        capture_output=True, text=True, env=_env(), timeout=300, cwd=str(out.parent))
+        capture_output=True, text=True, env=child_env(), timeout=300, cwd=str(out.parent))
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
@@ -169,27 +160,51 @@ def test_report_embeds_every_figure_and_table(quick_run):
     assert "Welch" in report and "| book" in report
 
 
-def test_results_do_not_depend_on_jobs():
-    """The same runs in this process and in two worker processes: identical results."""
-    from vgcore import mnist_loader
+def _old_code_path(kind, k, seed, data, epochs, lmbda=None):
+    """What chapter 5 ran before its runs moved to the sweep engine (the former
+    ``runs.run_task``), written out here: network2 seeded with ``np.random.seed(seed);
+    random.seed(seed)``, then a speed history of full-batch descent on the probe set,
+    or mini-batch SGD recording the validation accuracy of every epoch."""
+    import contextlib
+    import io
 
-    (X, y), (Xv, yv), _ = mnist_loader.load_sample()
-    data = {"train": (X[:500], y[:500]), "validation": (Xv[:200], yv[:200]),
-            "probe": (X[:300], y[:300])}
-    tasks = []
-    for seed in (0, 1):
-        tasks += [{"kind": "speed", "n_hidden": k, "seed": seed, "epochs": 4} for k in (2, 4)]
-        tasks += [{"kind": "sweep", "n_hidden": k, "seed": seed, "epochs": 2, "lmbda": 0.5,
-                   "n_train": 500} for k in (1, 3)]
-    one = runner.run_tasks(tasks, data, jobs=1, progress=False)
-    two = runner.run_tasks(tasks, data, jobs=2, progress=False)
-    for t, (ta, ra, _), (tb, rb, _) in zip(tasks, one, two):
-        assert ta == tb == t
-        assert ra == rb, t  # bit for bit
-    speeds = [r for t, r, _ in one if t["kind"] == "speed"]
-    assert all(len(h) == 4 for h in speeds)
-    assert speeds[0] != speeds[2]  # different seeds differ
-    sweeps = [r for t, r, _ in one if t["kind"] == "sweep"]
+    sizes = diag.hidden_sizes(k)
+    if kind == "speed":
+        X, y = data.probe
+        return diag.speed_history(sizes, X, y, epochs, seed, eta=diag.ETA, lmbda=diag.LMBDA,
+                                  mini_batch_size=len(X))
+    net = diag.make_network(sizes, seed)
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, acc, _, _ = net.SGD(data.train, epochs, diag.MINI_BATCH, diag.ETA, lmbda=lmbda,
+                               evaluation_data=data.validation,
+                               monitor_evaluation_accuracy=True)
+    return [int(a) for a in acc]
+
+
+@pytest.mark.parametrize("jobs, scheduler", [(1, None), (2, None), (2, "local[2]")])
+def test_runs_on_the_engine_give_the_old_results_for_any_jobs(jobs, scheduler):
+    """chapter5's depth sweep and speed runs, rebuilt on the sweep engine, in this
+    process, in two worker processes and on a Dask LocalCluster: bit for bit what
+    the old code path gives."""
+    if scheduler:
+        pytest.importorskip("distributed", reason="--scheduler needs the [dask] extra")
+    settings = chapter5.Settings(seeds=2, epochs=2, epochs_speed=4, n_train=500,
+                                 n_validation=200, jobs=jobs, progress=False,
+                                 scheduler=scheduler)
+    data = chapter5.prepare_data(settings, "sample")
+    sweep_set = chapter5.sweep_settings(len(data.train[0]), settings.epochs)
+    results = chapter5.training_runs(settings, data, sweep_set)
+    assert sorted((t["kind"], t["n_hidden"], t["seed"]) for t, _, _ in results) == sorted(
+        [("speed", k, s) for k in (2, 3, 4) for s in (0, 1)]
+        + [("sweep", k, s) for k in (1, 2, 3, 4) for s in (0, 1)])
+    for task, result, _ in results:
+        expected = _old_code_path(task["kind"], task["n_hidden"], task["seed"], data,
+                                  4 if task["kind"] == "speed" else 2, sweep_set["lmbda"])
+        assert result == expected, task          # bit for bit
+    speeds = {(t["n_hidden"], t["seed"]): r for t, r, _ in results if t["kind"] == "speed"}
+    assert all(len(h) == 4 for h in speeds.values())
+    assert speeds[(2, 0)] != speeds[(2, 1)]     # different seeds differ
+    sweeps = [r for t, r, _ in results if t["kind"] == "sweep"]
     assert all(len(a) == 2 and all(0 <= c <= 200 for c in a) for a in sweeps)
 
 
@@ -234,14 +249,18 @@ def test_bad_arguments_are_reported(tmp_path, capsys):
                      "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     assert "does not exist" in capsys.readouterr().err.lower()
     assert not (tmp_path / "o").exists()
+    assert cli.main(["chapter5", "--quick", "--scheduler", "local[x]", "--data", "sample",
+                     "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "--scheduler: expected local[N] or tcp://HOST:PORT" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 _LIMIT_PROBE = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from vgcore.experiments import runs
+from vgcore.experiments import sweep
 assert "vgcore._kernels" not in sys.modules      # not loaded yet: it loads at first use
-runs.single_thread_blas()
+sweep.single_thread_blas()
 from threadpoolctl import threadpool_info
 print([(d["filepath"], d["num_threads"]) for d in threadpool_info() if d["user_api"] == "blas"])
 """
@@ -403,7 +422,7 @@ def test_import_vgcore_does_not_import_matplotlib(tmp_path):
     code = ("import sys, vgcore, vgcore.experiments.chapter5, vgcore.experiments.plots, vgcore.cli; "
             "vgcore.cli.build_parser(); print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_env(), timeout=60, cwd=str(tmp_path))
+                         env=child_env(), timeout=60, cwd=str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
 
@@ -447,12 +466,11 @@ def test_sample_settings_train_every_depth_and_the_books_lmbda_does_not():
     (X, y), (Xv, yv), _ = mnist_loader.load_sample()
     chance = diag.chance_accuracy(yv)
     sw = chapter5.sweep_settings(len(X))
-    data = {"train": (X, y), "validation": (Xv, yv), "probe": (X[:1000], y[:1000])}
-    tasks = [{"kind": "sweep", "n_hidden": k, "seed": 0, "epochs": sw["epochs"],
-              "lmbda": sw["lmbda"], "n_train": len(X)} for k in (1, 2, 3, 4)]
-    tasks.append({"kind": "sweep", "n_hidden": 4, "seed": 0, "epochs": 30, "lmbda": 5.0,
-                  "n_train": len(X)})
-    results = runner.run_tasks(tasks, data, jobs=1, progress=False)
+    cells = [{"depth": k, "epochs": sw["epochs"], "lmbda": sw["lmbda"], "data": "sample",
+              "measure": ["accuracy"], "seeding": "network2"} for k in (1, 2, 3, 4)]
+    cells.append({"depth": 4, "epochs": 30, "lmbda": 5.0, "data": "sample",
+                  "measure": ["accuracy"], "seeding": "network2"})
+    results = [(None, engine.run_cell(c, 0)["accuracy"], None) for c in cells]
     best = [diag.best_accuracies([acc], len(Xv))[0] for _, acc, _ in results]
     assert all(b > 85.0 for b in best[:4]), best           # every depth trains
     assert best[3] < best[2] < best[0]                      # and depth does not help

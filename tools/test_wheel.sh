@@ -10,8 +10,9 @@
 #      (so a file missing from the sdist fails here);
 #   2. `auditwheel repair --strip`: the manylinux wheel as it would be
 #      published; fails if auditwheel had to graft any shared library in;
-#   3. a fresh virtual environment, `pip install "vgcore[test] @ file://..."`
-#      (the wheel plus the `test` extras of pyproject.toml);
+#   3. a fresh virtual environment, `pip install "vgcore[test,dask] @ file://..."`
+#      (the wheel plus the `test` and `dask` extras of pyproject.toml, so the
+#      sweep's Dask tests run against the wheel too);
 #   4. a copy of tests/ in the temporary folder, and pytest run there, so
 #      `import vgcore` can only find the installed wheel (checked): a module,
 #      the compiled extension or a data file (vgcore/data/_data/*) missing from
@@ -54,10 +55,10 @@ grep -q 'vgcore/data/_data/mnist_sample.npz' "$work/wheel.txt" \
     || { echo "the wheel lacks vgcore/data/_data/mnist_sample.npz" >&2; exit 1; }
 echo "   $(basename "$whl"), $(du -k "$whl" | cut -f1) KiB"
 
-say "fresh virtual environment: vgcore[test] from the wheel"
+say "fresh virtual environment: vgcore[test,dask] from the wheel"
 "$python" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet --upgrade pip
-"$work/venv/bin/python" -m pip install --quiet "vgcore[test] @ file://$whl"
+"$work/venv/bin/python" -m pip install --quiet "vgcore[test,dask] @ file://$whl"
 
 say "pytest on a copy of tests/, outside the work tree"
 cp -r "$root/tests" "$work/tests"

@@ -1,5 +1,5 @@
-"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore glorot``, ``vgcore bench``,
-``vgcore info``.
+"""The ``vgcore`` command line: ``vgcore chapter5``, ``vgcore sweep``, ``vgcore glorot``,
+``vgcore monitor``, ``vgcore bench``, ``vgcore mnist``, ``vgcore info``.
 
 Each subcommand lives in its own module and registers itself through a
 ``add_parser(subparsers)`` function that sets ``func`` on its parser;
@@ -12,8 +12,8 @@ import sys
 from . import __version__
 
 #: Modules that provide subcommands (each has ``add_parser(subparsers)``).
-SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "data.cli", "experiments.glorot",
-                      "experiments.monitor_figure"]
+SUBCOMMAND_MODULES = ["bench.cli", "experiments.chapter5", "experiments.sweep_cli",
+                      "data.cli", "experiments.glorot", "experiments.monitor_figure"]
 
 
 def kernels_line():

@@ -33,6 +33,11 @@ The MNIST loader (:mod:`vgcore.mnist_loader`) has its own five:
   ``pickle.UnpicklingError``): a pickle asked for more than plain arrays;
 - :class:`MNISTNotFoundError` (a ``FileNotFoundError``): no data anywhere;
 - :class:`MNISTDownloadError` (an ``OSError``): no mirror could be reached.
+
+The sweep engine (:mod:`vgcore.sweep`) has one:
+
+- :class:`SweepError` (a ``ValueError``): a bad grid, cell, seed list or
+  backend, refused before anything runs.
 """
 import os
 import pickle
@@ -40,7 +45,7 @@ import pickle
 __all__ = ["NonFiniteError", "NetworkFileError", "DivergenceWarning", "DivergenceError",
            "MonitorWarning",
            "MNISTFormatError", "MNISTChecksumError", "UnsafePickleError",
-           "MNISTNotFoundError", "MNISTDownloadError"]
+           "MNISTNotFoundError", "MNISTDownloadError", "SweepError"]
 
 
 class NonFiniteError(ValueError):
@@ -183,3 +188,11 @@ class MNISTDownloadError(OSError):
 
     def __str__(self):
         return self.args[0] if self.args else ""
+
+
+# ----------------------------------------------------------------------
+# Sweeps (vgcore.sweep)
+# ----------------------------------------------------------------------
+
+class SweepError(ValueError):
+    """A sweep's grid, cells, seeds or backend are wrong; nothing has run."""

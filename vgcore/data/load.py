@@ -19,7 +19,7 @@ from .safe_pickle import read_pickle_file
 from .sample import read_sample
 
 __all__ = ["load_data", "load_data_wrapper", "vectorized_result", "load_sample",
-           "load_data_auto", "clear_cache"]
+           "load_data_auto", "find_data_auto", "clear_cache"]
 
 
 def load_data(path=None, *, sample=False, download=None):
@@ -117,17 +117,14 @@ def load_sample():
     return load_data(sample=True)
 
 
-def load_data_auto(path=None, *, download=False, wrapper=False):
-    """Load full MNIST if it can be found, else the embedded sample.
-
-    Returns ``(data, description, is_full)``: ``data`` in the format of
-    ``load_data`` (or of ``load_data_wrapper`` with ``wrapper=True``),
-    a sentence saying where the data came from, and whether it is the
-    full data set.  It does not download unless ``download=True``.
+def find_data_auto(path=None, *, download=False):
+    """``(source, description)``: full MNIST if it can be found, else the embedded sample.
 
     The sample is used only when nothing was asked for explicitly: if
     ``path`` is given or ``$VGCORE_MNIST`` is set and no data is there,
-    the ``MNISTNotFoundError`` is raised instead.
+    the ``MNISTNotFoundError`` is raised instead.  ``description`` says
+    where the data comes from (and, for the sample, where full MNIST was
+    looked for).
     """
     try:
         source = find_data(path, download=download)
@@ -140,6 +137,19 @@ def load_data_auto(path=None, *, download=False, wrapper=False):
         description = (f"{source.description} -- full MNIST was not found "
                        f"(looked at: {looked}); set VGCORE_MNIST to a folder "
                        f"of the four IDX files or to mnist.pkl.gz to use it")
+    return source, description
+
+
+def load_data_auto(path=None, *, download=False, wrapper=False):
+    """Load full MNIST if it can be found, else the embedded sample.
+
+    Returns ``(data, description, is_full)``: ``data`` in the format of
+    ``load_data`` (or of ``load_data_wrapper`` with ``wrapper=True``),
+    a sentence saying where the data came from, and whether it is the
+    full data set.  It does not download unless ``download=True``.
+    Which data: :func:`find_data_auto`.
+    """
+    source, description = find_data_auto(path, download=download)
     data = _load_source(source)
     if wrapper:
         data = _wrap(*data)

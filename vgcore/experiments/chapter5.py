@@ -49,11 +49,12 @@ import numpy as np
 from .. import __version__
 from .._support import files as _files
 from . import diagnostics as diag
-from . import report, runs
+from . import report
+from . import sweep as engine
 from .diagnostics import BOOK_EPOCHS, BOOK_N_TRAIN, ETA, LMBDA, MINI_BATCH, N_PROBE
 from .report import num
 
-__all__ = ["add_parser", "run", "main", "Settings", "sweep_settings", "load_chapter5_data",
+__all__ = ["add_parser", "run", "main", "Settings", "sweep_settings", "chapter5_source",
            "prepare_data", "initial_speeds", "training_runs", "speed_histories",
            "depth_sweep", "chain_results", "draw_figures", "summarise",
            "depth_entry", "did_not_train_runs", "depth_tests"]
@@ -82,7 +83,8 @@ class Settings:
     """
 
     def __init__(self, seeds=1, epochs=None, epochs_speed=500, init_seeds=20, jobs=1,
-                 quick=False, n_train=None, n_validation=None, progress=True, lmbda=None):
+                 quick=False, n_train=None, n_validation=None, progress=True, lmbda=None,
+                 scheduler=None):
         if quick:
             epochs = min(epochs or QUICK_EPOCHS, QUICK_EPOCHS)
             epochs_speed = min(epochs_speed, 20)
@@ -108,13 +110,16 @@ class Settings:
         self.n_train = n_train
         self.n_validation = n_validation
         self.progress = progress
+        if scheduler is not None:
+            engine.parse_scheduler(scheduler)
+        self.scheduler = scheduler
 
     def as_dict(self):
         """The settings as given (the sweep's resolved ones are in ``summary["depth_sweep"]``)."""
         return {
             "seeds": self.seeds, "epochs": self.epochs, "lmbda": self.lmbda,
             "epochs_speed": self.epochs_speed, "init_seeds": self.init_seeds,
-            "jobs": self.jobs, "quick": self.quick, "mini_batch_size": MINI_BATCH, "eta": ETA,
+            "jobs": self.jobs, "scheduler": self.scheduler, "quick": self.quick, "mini_batch_size": MINI_BATCH, "eta": ETA,
             "lmbda_speed": LMBDA, "n_probe": N_PROBE,
         }
 
@@ -165,23 +170,24 @@ def sweep_settings(n_train, epochs=None, lmbda=None):
     return res
 
 
-def load_chapter5_data(spec=None):
-    """``((training, validation, test), source, is_full)`` for ``--data spec``.
+def chapter5_source(spec=None):
+    """``(source, description)`` of the data for ``--data spec``.
 
     ``None``: the loader's automatic choice (full MNIST when found, else
     the embedded sample); ``"sample"``: the embedded sample, even when the
     full MNIST is available; anything else: a path to the MNIST files
     (an error if it does not hold them).
     """
-    from .. import mnist_loader
+    from ..data.load import find_data_auto
+    from ..data.locate import sample_source
+    from ..data.sample import SAMPLE_SIZES
 
     if spec is not None and str(spec).lower() == "sample":
-        sizes = mnist_loader.SAMPLE_SIZES
-        return (mnist_loader.load_sample(),
-                f"embedded sample of MNIST shipped with vgcore ({sizes['training']:,} "
-                f"training, {sizes['validation']:,} validation, {sizes['test']:,} test "
-                "images), forced by --data sample", False)
-    return mnist_loader.load_data_auto(spec)
+        return (sample_source(),
+                f"embedded sample of MNIST shipped with vgcore ({SAMPLE_SIZES['training']:,} "
+                f"training, {SAMPLE_SIZES['validation']:,} validation, "
+                f"{SAMPLE_SIZES['test']:,} test images), forced by --data sample")
+    return find_data_auto(spec)
 
 
 @dataclass
@@ -193,25 +199,27 @@ class Data:
     source: str
     is_full: bool
     forced_sample: bool   # --data sample
-
-    def for_runs(self):
-        """What :func:`vgcore.experiments.runs.run_tasks` takes."""
-        return {"train": self.train, "validation": self.validation, "probe": self.probe}
+    spec: str = "sample"  # the sweep engine's name of the data: "sample" or the path
 
 
 def prepare_data(settings, data_spec=None):
-    """Load ``--data`` (:func:`load_chapter5_data`) and cut it to the settings."""
-    (training, validation, _test), source, is_full = load_chapter5_data(data_spec)
-    Xtr, ytr = (np.asarray(a) for a in training)
-    Xva, yva = (np.asarray(a) for a in validation)
+    """Load ``--data`` (:func:`chapter5_source`) and cut it to the settings.
+
+    The arrays are the sweep engine's (:func:`vgcore.experiments.sweep.load_arrays`),
+    which its worker processes load from the same source.
+    """
+    source, description = chapter5_source(data_spec)
+    spec = "sample" if source.kind == "sample" else source.path
+    X, y, Xv, yv = engine.load_arrays(spec)
+    Xtr, ytr, Xva, yva = X, y, Xv, yv
     if settings.n_train is not None:
         Xtr, ytr = Xtr[:settings.n_train], ytr[:settings.n_train]
     if settings.n_validation is not None:
         Xva, yva = Xva[:settings.n_validation], yva[:settings.n_validation]
-    n_probe = min(N_PROBE, len(training[0]))
-    probe = (np.asarray(training[0][:n_probe]), np.asarray(training[1][:n_probe]))
+    n_probe = min(N_PROBE, len(X))
     forced = data_spec is not None and str(data_spec).lower() == "sample"
-    return Data((Xtr, ytr), (Xva, yva), probe, source, is_full, forced)
+    return Data((Xtr, ytr), (Xva, yva), (X[:n_probe], y[:n_probe]), description,
+                source.is_full, forced, spec)
 
 
 # ---------------------------------------------------------------------------
@@ -270,20 +278,58 @@ def _initial_entry(k, per_seed, seeds):
 
 
 def training_runs(settings, data, sweep_set):
-    """Sections 2 and 3: every training run, over ``settings.jobs`` processes.
+    """Sections 2 and 3: every training run, on the sweep engine.
 
-    ``[(task, result, (wall seconds, CPU seconds)), ...]`` (see
-    :mod:`vgcore.experiments.runs`): a speed history per seed and depth of
-    ``DEPTHS_SPEED``, a depth-sweep run per seed and depth of ``DEPTHS_SWEEP``.
+    ``[(task, result, (wall seconds, CPU seconds)), ...]``, where ``task``
+    is ``{"kind": "speed" | "sweep", "n_hidden": k, "seed": s}``: a speed
+    history (``result``: one list of per-hidden-layer speeds per epoch) per
+    seed and depth of ``DEPTHS_SPEED``, a depth-sweep run (``result``: the
+    validation accuracy count after every epoch) per seed and depth of
+    ``DEPTHS_SWEEP``.  Each run is a cell of :mod:`vgcore.experiments.sweep`
+    with network2's seeding, run in this process (``--jobs 1``), in
+    ``--jobs`` local processes, or on Dask (``--scheduler``).
     """
-    tasks = []
+    kinds, tasks = [], []
     for s in settings.seeds:
-        tasks += [{"kind": "speed", "n_hidden": k, "seed": s, "epochs": settings.epochs_speed}
-                  for k in DEPTHS_SPEED]
-        tasks += [{"kind": "sweep", "n_hidden": k, "seed": s, "epochs": sweep_set["epochs"],
-                   "lmbda": sweep_set["lmbda"], "n_train": len(data.train[0])}
-                  for k in DEPTHS_SWEEP]
-    return runs.run_tasks(tasks, data.for_runs(), settings.jobs, settings.progress)
+        for kind, cells in (("speed", speed_cells(settings, data)),
+                            ("sweep", sweep_cells(data, sweep_set))):
+            for k, cell in cells:
+                kinds.append({"kind": kind, "n_hidden": k, "seed": s})
+                tasks.append(engine.Task(cell, engine.cell_id(cell), s))
+    backend = ("dask" if settings.scheduler else "serial" if settings.jobs <= 1 else "loky")
+    done = engine.run_sweep(tasks, backend=backend, jobs=settings.jobs,
+                            scheduler=settings.scheduler, progress=settings.progress,
+                            log=_log, desc="training runs")
+    return [(kind, result["speeds"] if kind["kind"] == "speed" else result["accuracy"],
+             (timing["seconds"], timing["cpu_seconds"]))
+            for kind, (result, timing) in zip(kinds, done)]
+
+
+def speed_cells(settings, data):
+    """``[(k, cell)]``: the learning-speed runs, full-batch descent on the probe set."""
+    n_probe = len(data.probe[0])
+    return [(k, engine.normalize_cell({
+        "sizes": diag.hidden_sizes(k), "eta": ETA, "lmbda": LMBDA, "epochs": settings.epochs_speed,
+        "mini_batch_size": n_probe, "data": data.spec, "n_train": n_probe, "n_probe": n_probe,
+        "measure": ["speeds"], "seeding": "network2"})) for k in DEPTHS_SPEED]
+
+
+def sweep_cells(data, sweep_set):
+    """``[(k, cell)]``: the depth sweep's runs, mini-batch SGD with the sweep's settings."""
+    return [(k, engine.normalize_cell({
+        "sizes": diag.hidden_sizes(k), "eta": ETA, "lmbda": sweep_set["lmbda"],
+        "epochs": sweep_set["epochs"], "mini_batch_size": MINI_BATCH, "data": data.spec,
+        "n_train": len(data.train[0]), "n_validation": len(data.validation[0]),
+        "measure": ["accuracy"], "seeding": "network2"})) for k in DEPTHS_SWEEP]
+
+
+def describe(task):
+    """``"depth sweep, 2 hidden, seed 0"``: a run, for the report's timing table
+    (another experiment's run: its ``label``)."""
+    if "label" in task:
+        return task["label"]
+    what = "depth sweep" if task["kind"] == "sweep" else "speeds"
+    return f"{what}, {task['n_hidden']} hidden, seed {task['seed']}"
 
 
 def speed_histories(results, settings, out):
@@ -384,7 +430,7 @@ def draw_figures(settings, data, initial, speed, sweep, chain_res, out):
 def summarise(settings, data, initial, speed, sweep, chain_res, figures, timing):
     """The summary dict (``summary.json``; the report is rendered from it)."""
     sw = sweep.settings
-    return _json_safe({
+    return diag.json_safe({
         "vgcore_version": __version__,
         "data": {"source": data.source, "is_full_mnist": bool(data.is_full),
                  "n_training": int(len(data.train[0])),
@@ -434,7 +480,7 @@ class _Stopwatch:
         self.seconds[name] = time.perf_counter() - t0
 
     def add_runs(self, results):
-        self.seconds["runs"] = [{"task": runs.describe(t), "seconds": sec, "cpu_seconds": cpu}
+        self.seconds["runs"] = [{"task": describe(t), "seconds": sec, "cpu_seconds": cpu}
                                 for t, _, (sec, cpu) in results]
         self.seconds["training_cpu_all_runs"] = sum(r["cpu_seconds"]
                                                     for r in self.seconds["runs"])
@@ -547,22 +593,6 @@ def depth_tests(depths, pairs=((1, 2), (2, 3), (3, 4), (2, 4))):
     return welch
 
 
-def _json_safe(obj):
-    """Replace non-finite floats (JSON has none) by ``None``, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
@@ -609,18 +639,16 @@ def _add_arguments(p):
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="parallel worker processes (default: the number of usable CPUs; "
                         "results do not depend on it)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="run the trainings on Dask: tcp://HOST:8786 (a running scheduler) or "
+                        "local[N] (a LocalCluster); needs the [dask] extra")
     p.add_argument("--quick", action="store_true",
                    help="smoke test, not the chapter's results: 2 epochs on 1,000 images, "
                         "20 speed epochs, 3 initial seeds")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def default_jobs():
-    """The number of CPUs this process may use (at least 1)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+default_jobs = engine.default_jobs
 
 
 #: What ``vgcore chapter5`` needs beyond the core: the ``[chapter5]`` extra.
@@ -680,9 +708,13 @@ def _data_problem(spec):
 def _settings(args):
     """The Settings of ``vgcore chapter5``'s arguments (ValueError if bad)."""
     jobs = args.jobs if args.jobs is not None else default_jobs()
-    return Settings(seeds=args.seeds, epochs=args.epochs, lmbda=args.lmbda,
-                    epochs_speed=args.epochs_speed, init_seeds=args.init_seeds,
-                    jobs=jobs, quick=args.quick, progress=not args.no_progress)
+    settings = Settings(seeds=args.seeds, epochs=args.epochs, lmbda=args.lmbda,
+                        epochs_speed=args.epochs_speed, init_seeds=args.init_seeds,
+                        jobs=jobs, quick=args.quick, progress=not args.no_progress,
+                        scheduler=args.scheduler)
+    if args.scheduler:
+        engine.check_backend("dask", scheduler=args.scheduler)
+    return settings
 
 
 def run_command(command, make_settings, run_settings, args):

@@ -78,7 +78,7 @@ __all__ = [
     "make_network", "first_n", "initial_speeds", "six_neuron_values",
     "speed_history", "speed_ratios", "best_accuracies", "chance_accuracy",
     "DID_NOT_TRAIN_FACTOR", "did_not_train", "first_epoch_above", "mean_std",
-    "welch_test", "holm",
+    "welch_test", "holm", "json_safe",
 ]
 
 #: The chapter's settings: the probe set (the first 1,000 training images),
@@ -481,3 +481,19 @@ def holm(pvalues):
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
         out[i] = running
     return out
+
+
+def json_safe(obj):
+    """Replace non-finite floats (JSON has none) by ``None``, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj

@@ -29,8 +29,9 @@ after the last epoch.
 
 Every run is :func:`run_one`, a pure ``(config, seed) -> dict`` (seed ``s``
 seeds numpy and ``random`` before the network is built), run through
-:func:`vgcore.experiments.runs.run_tasks` like ``vgcore chapter5``'s, so the
-results do not depend on ``--jobs``.  It writes ``report.md``,
+:mod:`vgcore.experiments.sweep`'s backends like ``vgcore chapter5``'s runs
+(serial for ``--jobs 1``, else loky processes), so the results do not
+depend on ``--jobs``.  It writes ``report.md``,
 ``summary.json``, three PNG figures and, for seed 0 of each configuration,
 the monitor's table (``monitor/<name>/monitor.csv`` and ``.json``) to
 ``--out``, with its figure (``monitor.png``, as ``vgcore monitor`` draws it).
@@ -46,9 +47,8 @@ import numpy as np
 from .. import __version__
 from .._support import files as _files
 from . import diagnostics as diag
-from . import report, runs
-from .chapter5 import (_json_safe, _Stopwatch, add_data_and_out, default_jobs,
-                       load_chapter5_data, run_command)
+from . import report
+from .chapter5 import _Stopwatch, add_data_and_out, default_jobs, run_command
 
 __all__ = ["add_parser", "run", "Settings", "run_one", "CONFIGS", "PAPER",
            "PAPER_TABLE1", "initial_speed_grid", "pairwise_tests", "render_report"]
@@ -119,19 +119,42 @@ class Settings:
 # Data
 # ---------------------------------------------------------------------------
 
+def load_parts(spec=None):
+    """``((training, validation, test), source, is_full)`` for ``--data spec``.
+
+    ``None``: the loader's automatic choice (full MNIST when found, else
+    the embedded sample); ``"sample"``: the embedded sample, even when the
+    full MNIST is available; anything else: a path to the MNIST files
+    (an error if it does not hold them).
+    """
+    from .. import mnist_loader
+
+    if spec is not None and str(spec).lower() == "sample":
+        sizes = mnist_loader.SAMPLE_SIZES
+        return (mnist_loader.load_sample(),
+                f"embedded sample of MNIST shipped with vgcore ({sizes['training']:,} "
+                f"training, {sizes['validation']:,} validation, {sizes['test']:,} test "
+                "images), forced by --data sample", False)
+    return mnist_loader.load_data_auto(spec)
+
+
 @functools.lru_cache(maxsize=2)
 def load_data(spec=None, n_train=None, n_validation=None, n_test=None):
     """``{"train", "validation", "test"}`` -> ``(X, labels)`` for ``--data spec``
-    (:func:`vgcore.experiments.chapter5.load_chapter5_data`), cut to the
+    (:func:`load_parts`), cut to the
     sizes given, and ``(source, is_full)``.  Cached: a worker process forked
     after the first call reads the parent's copy."""
-    parts, source, is_full = load_chapter5_data(spec)
+    parts, source, is_full = load_parts(spec)
     out = {}
     for name, (X, y), n in zip(("train", "validation", "test"), parts,
                                (n_train, n_validation, n_test)):
         X, y = np.asarray(X), np.asarray(y)
         out[name] = (X[:n], y[:n]) if n is not None else (X, y)
     return out, source, is_full
+
+
+#: :func:`run_one` as the sweep engine names a run function.
+RUN_ONE = "vgcore.experiments.glorot:run_one"
 
 
 # ---------------------------------------------------------------------------
@@ -222,12 +245,27 @@ def _tasks(settings, data_spec):
     tasks = []
     for name, (act, init) in CONFIGS.items():
         for seed in settings.seeds:
-            tasks.append({"fn": "vgcore.experiments.glorot:run_one", "seed": seed,
+            tasks.append({"seed": seed,
                           "label": f"{name}, seed {seed}", "name": name,
                           "cost": 1.0 + (act == "tanh") * 0.1,
                           "config": {**base, "activation": act, "init": init,
                                      "keep_monitor": seed == settings.seeds[0]}})
     return tasks
+
+
+def run_tasks(tasks, settings):
+    """Every run of ``tasks`` (:func:`_tasks`) on the sweep engine's backends:
+    serial for ``--jobs 1``, else ``--jobs`` loky processes (BLAS on one
+    thread each); ``[(task, result, (wall s, CPU s))]`` in the tasks' order."""
+    from . import sweep as engine
+
+    runs = [engine.Task(t["config"], t["name"], t["seed"], fn=RUN_ONE, weight=t["cost"])
+            for t in tasks]
+    backend = "serial" if settings.jobs <= 1 else "loky"
+    done = engine.run_sweep(runs, backend=backend, jobs=settings.jobs,
+                            progress=settings.progress, desc="training runs")
+    return [(t, result, (timing["seconds"], timing["cpu_seconds"]))
+            for t, (result, timing) in zip(tasks, done)]
 
 
 def run(settings, out, data_spec=None):
@@ -249,7 +287,7 @@ def run(settings, out, data_spec=None):
         grid = initial_speed_grid(settings, probe)
     with clock("training"):
         tasks = _tasks(settings, data_spec)
-        results = runs.run_tasks(tasks, None, settings.jobs, settings.progress)
+        results = run_tasks(tasks, settings)
     clock.add_runs(results)
     configs, trace = {}, None
     for name in CONFIGS:
@@ -278,7 +316,7 @@ def run(settings, out, data_spec=None):
     tests = pairwise_tests({k: v["test_error"] for k, v in configs.items()})
     with clock("figures"):
         figures = _figures(settings, configs, trace, grid, out)
-    summary = _json_safe({
+    summary = diag.json_safe({
         "vgcore_version": __version__,
         "data": {"source": source, "is_full_mnist": bool(is_full), **{
             f"n_{k}": v for k, v in n.items()}},

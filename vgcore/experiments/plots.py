@@ -12,8 +12,8 @@ import numpy as np
 __all__ = [
     "FIGSIZE", "DPI", "plot_speed_history", "plot_six_neurons",
     "plot_initial_speeds", "plot_depth_sweep", "plot_chain_factors",
-    "plot_width_curve", "plot_activation_trace", "plot_test_errors", "plot_speed_grid",
-    "plot_monitor",
+    "plot_width_curve", "plot_metric_vs_depth", "plot_activation_trace", "plot_test_errors",
+    "plot_speed_grid", "plot_monitor",
 ]
 
 FIGSIZE = (8.0, 5.0)
@@ -414,4 +414,34 @@ def plot_monitor(monitor, path, title=None):
     axes[0, 0].legend(loc="best", fontsize=6)
     fig.suptitle(title or f"Monitor: {monitor.activation} network {monitor.sizes}",
                  fontsize=10)
+    return _save(plt, fig, path)
+
+
+def plot_metric_vs_depth(series, path, ylabel, title=None, log=False):
+    """A sweep's measure against the number of hidden layers, with error bars.
+
+    ``series`` maps a line's label (``""`` for a single unnamed line) to a
+    list of ``(depth, mean, std)`` (``std`` None for one seed).  One colour
+    per line, mean with a +- std error bar at each depth; ``log`` for a
+    log scale (the learning speeds).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    plt, fig, ax = _new_figure()
+    for i, (name, points) in enumerate(series.items()):
+        if not points:
+            continue
+        depth, mean, std = zip(*sorted(points))
+        err = [0.0 if s is None else s for s in std]
+        ax.errorbar(depth, mean, yerr=err, fmt="o-", color=f"C{i}", capsize=4,
+                    label=name or None)
+    if log:
+        ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Hidden layers")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    if any(series):
+        ax.legend(loc="best", fontsize=8)
     return _save(plt, fig, path)
