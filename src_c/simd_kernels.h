@@ -131,24 +131,113 @@ VG_INLINE void VG_FN(fwd_rows)(const int RB, const int JMAX, int m, int nin,
     }
 }
 
+#ifdef VG_FWD_SEGMENT
+/*
+ * The forward product for targets without a broadcast from memory (SSE2:
+ * each set1 of an element of a row is a load and a shuffle, and the
+ * shuffles compete with the multiplies and adds for the same pipes):
+ * the rows are taken VG_FWD_SEGMENT values of k at a time, each value
+ * broadcast once into bc (a whole vector per value, in L1), and every
+ * column block then loads its broadcasts as whole vectors.  Between
+ * segments the partial sums wait in Z, so each output is still the sum
+ * over k in increasing order (the same bits as fwd_rows).  The segment of
+ * WT stays in L1 for the block's column blocks and the next row block.
+ */
+VG_INLINE void VG_FN(fwd_seg_block)(const int RB, const int JV, int rn, int pn,
+                                    int k0, int ks, int P, int i0, int j0,
+                                    const V *bc, const T *const *p, const T *WT,
+                                    T *Z)
+{
+    V c[VG_RB_MAX][VG_JV_MAX];
+    const V *b[VG_RB_MAX];
+    int r, q, k;
+    const T *w = WT + (size_t)k0 * P + j0;
+    for (r = 0; r < RB; r++) {
+        b[r] = bc + (size_t)(r < rn ? r : rn - 1) * VG_FWD_SEGMENT;
+        for (q = 0; q < JV; q++)
+            c[r][q] = k0 == 0 || r >= rn ? (V){0}
+                      : VG_FN(load)(Z + (size_t)(i0 + r) * P + j0 + q * VL);
+    }
+    for (k = 0; k < ks; k++, w += P) {
+        V wv[VG_JV_MAX];
+        if (k % VG_LINE == 0)           /* pn is 0 but on the first column block */
+            for (r = 0; r < pn; r++)
+                __builtin_prefetch(p[r] + k0 + k, 0, 3);
+        for (q = 0; q < JV; q++)
+            wv[q] = VG_FN(load)(w + q * VL);
+        for (r = 0; r < RB; r++)
+            for (q = 0; q < JV; q++)
+                c[r][q] = VG_FMA(b[r][k], wv[q], c[r][q]);
+    }
+    for (r = 0; r < rn; r++)
+        for (q = 0; q < JV; q++)
+            VG_FN(store)(Z + (size_t)(i0 + r) * P + j0 + q * VL, c[r][q]);
+}
+
+VG_INLINE void VG_FN(fwd_rows_seg)(const int RB, const int JMAX, int m, int nin,
+                                   int P, const T *const *rows, int m_ahead,
+                                   const T *WT, T *Z, T *copy)
+{
+    V bc[VG_RB_MAX * VG_FWD_SEGMENT];
+    int i0, r, k, k0, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
+    for (i0 = 0; i0 < m; i0 += RB) {
+        int rn = m - i0 < RB ? m - i0 : RB;
+        int pn = m + m_ahead - (i0 + rn);
+        const T *p[VG_RB_MAX];
+        pn = pn < 0 ? 0 : (pn > RB ? RB : pn);
+        for (r = 0; r < pn; r++)
+            p[r] = rows[i0 + rn + r];
+        for (k0 = 0; k0 < nin; k0 += VG_FWD_SEGMENT) {
+            int ks = nin - k0 < VG_FWD_SEGMENT ? nin - k0 : VG_FWD_SEGMENT;
+            for (r = 0; r < rn; r++) {
+                const T *a = rows[i0 + r] + k0;
+                V *d = bc + (size_t)r * VG_FWD_SEGMENT;
+                for (k = 0; k < ks; k++)
+                    d[k] = VG_FN(set1)(a[k]);
+                if (copy != NULL)
+                    __builtin_memcpy(copy + (size_t)(i0 + r) * nin + k0, a,
+                                     (size_t)ks * sizeof(T));
+            }
+            for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+                int j0, pc = cb == 0 ? pn : 0;
+                jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+                j0 = v0 * VL;
+                if (JMAX >= 4 && jv == 4)
+                    VG_FN(fwd_seg_block)(RB, 4, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
+                else if (JMAX >= 3 && jv == 3)
+                    VG_FN(fwd_seg_block)(RB, 3, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
+                else if (JMAX >= 2 && jv == 2)
+                    VG_FN(fwd_seg_block)(RB, 2, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
+                else
+                    VG_FN(fwd_seg_block)(RB, 1, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
+            }
+        }
+    }
+}
+#define VG_FWD_ROWS VG_FN(fwd_rows_seg)
+#else
+#define VG_FWD_ROWS VG_FN(fwd_rows)
+#endif
+
 VG_KERNEL void VG_FN(fwd_small)(int m, int nin, int P, const T *const *rows,
                                 int m_ahead, const T *WT, T *Z, T *copy)
 {
-    VG_FN(fwd_rows)(VG_FWD_SMALL_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
+    VG_FWD_ROWS(VG_FWD_SMALL_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
 }
 
 VG_KERNEL void VG_FN(fwd_large)(int m, int nin, int P, const T *const *rows,
                                 int m_ahead, const T *WT, T *Z, T *copy)
 {
-    VG_FN(fwd_rows)(VG_FWD_LARGE_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
+    VG_FWD_ROWS(VG_FWD_LARGE_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
 }
 
 VG_KERNEL void VG_FN(fwd_narrow)(int m, int nin, int P, const T *const *rows,
                                  int m_ahead, const T *WT, T *Z, T *copy)
 {
-    VG_FN(fwd_rows)(VG_FWD_NARROW_RB, VG_FWD_NARROW_JV, m, nin, P, rows, m_ahead,
-                    WT, Z, copy);
+    VG_FWD_ROWS(VG_FWD_NARROW_RB, VG_FWD_NARROW_JV, m, nin, P, rows, m_ahead, WT, Z,
+                copy);
 }
+#undef VG_FWD_ROWS
 
 /*
  * Z (m x P) = rows . WT, row i of the left operand at rows[i] (scattered

@@ -1,7 +1,7 @@
 /*
  * Compile simd_kernels.h for the target that simd_dispatch.h has just
  * described (VG_ISA, VG_TARGET, VG_VBYTES, VG_FMA_D/S, optionally
- * VG_MAX/ROUND/SCALE_D/S for the exp, the blocking), in
+ * VG_MAX/ROUND/SCALE_D/S for the exp, the blocking, VG_FWD_SEGMENT), in
  * double and in float, then forget the target so the next can be defined
  * (the blocking too, unless VG_KEEP_BLOCKING: the next target shares it).
  */
@@ -40,6 +40,7 @@
 #undef VG_ROUND_S
 #undef VG_SCALE_D
 #undef VG_SCALE_S
+#undef VG_FWD_SEGMENT
 #ifndef VG_KEEP_BLOCKING
 #undef VG_FWD_SMALL_RB
 #undef VG_FWD_LARGE_RB
