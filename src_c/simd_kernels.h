@@ -179,7 +179,7 @@ VG_INLINE void VG_FN(fwd_rows_seg)(const int RB, const int JMAX, int m, int nin,
                                    const T *WT, T *Z, T *copy)
 {
     V bc[VG_RB_MAX * VG_FWD_SEGMENT];
-    int i0, r, k, k0, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
+    int i0, r, q, k, k0, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
     for (i0 = 0; i0 < m; i0 += RB) {
         int rn = m - i0 < RB ? m - i0 : RB;
         int pn = m + m_ahead - (i0 + rn);
@@ -191,12 +191,20 @@ VG_INLINE void VG_FN(fwd_rows_seg)(const int RB, const int JMAX, int m, int nin,
             int ks = nin - k0 < VG_FWD_SEGMENT ? nin - k0 : VG_FWD_SEGMENT;
             for (r = 0; r < rn; r++) {
                 const T *a = rows[i0 + r] + k0;
+                T *cp = copy != NULL ? copy + (size_t)(i0 + r) * nin + k0 : NULL;
                 V *d = bc + (size_t)r * VG_FWD_SEGMENT;
-                for (k = 0; k < ks; k++)
+                for (k = 0; k + VL <= ks; k += VL) {
+                    V x = VG_FN(load)(a + k);
+                    if (cp != NULL)
+                        VG_FN(store)(cp + k, x);
+                    for (q = 0; q < VL; q++)
+                        d[k + q] = VG_FN(set1)(x[q]);
+                }
+                for (; k < ks; k++) {
+                    if (cp != NULL)
+                        cp[k] = a[k];
                     d[k] = VG_FN(set1)(a[k]);
-                if (copy != NULL)
-                    __builtin_memcpy(copy + (size_t)(i0 + r) * nin + k0, a,
-                                     (size_t)ks * sizeof(T));
+                }
             }
             for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
                 int j0, pc = cb == 0 ? pn : 0;
@@ -263,16 +271,20 @@ VG_KERNEL void VG_FN(fwd)(int m, int nin, int P, const T *const *rows,
 /*
  * One block: KB rows of WT from k0 (the last real one repeated past kn)
  * times JV vectors from column j0, summed over the rows i0..i1-1 of A and
- * D in increasing order; then WT = alpha sum + vbeta WT.
+ * D in increasing order; then WT = alpha sum + vbeta WT.  The elements of
+ * A are broadcast here, or, when bc is not NULL, taken from bc (KB vectors
+ * per row of A, A[i, k0 + r] in every lane of bc[(i - i0) KB + r]).
  */
 VG_INLINE void VG_FN(grad_block)(const int KB, const int JV, int kn, int i0,
                                  int i1, int P, int k0, int j0, const T *A,
-                                 int lda, const T *D, V valpha, V vbeta, T *WT)
+                                 int lda, const T *D, V valpha, V vbeta, T *WT,
+                                 const V *bc)
 {
     V c[VG_RB_MAX][VG_JV_MAX];
     int r, q, i, ko[VG_RB_MAX];
     const T *d = D + (size_t)i0 * P + j0;
     const T *a = A + (size_t)i0 * lda + k0;
+    const V *e = bc;
     for (r = 0; r < KB; r++) {
         ko[r] = r < kn ? r : kn - 1;
         for (q = 0; q < JV; q++)
@@ -280,14 +292,17 @@ VG_INLINE void VG_FN(grad_block)(const int KB, const int JV, int kn, int i0,
     }
     for (i = i0; i < i1; i++, d += P, a += lda) {
         V dv[VG_JV_MAX];
-        __builtin_prefetch(a + 8, 0, 3);
+        if (bc == NULL)
+            __builtin_prefetch(a + 8, 0, 3);
         for (q = 0; q < JV; q++)
             dv[q] = VG_FN(load)(d + q * VL);
         for (r = 0; r < KB; r++) {
-            V b = VG_FN(set1)(a[ko[r]]);
+            V b = bc != NULL ? e[r] : VG_FN(set1)(a[ko[r]]);
             for (q = 0; q < JV; q++)
                 c[r][q] = VG_FMA(b, dv[q], c[r][q]);
         }
+        if (bc != NULL)      /* no arithmetic on NULL */
+            e += KB;
     }
     for (r = 0; r < kn; r++)
         for (q = 0; q < JV; q++) {
@@ -296,37 +311,69 @@ VG_INLINE void VG_FN(grad_block)(const int KB, const int JV, int kn, int i0,
         }
 }
 
+/* grad_block for a column block of jv <= VG_GRAD_JMAX vectors. */
+VG_INLINE void VG_FN(grad_col)(int jv, int kn, int i0, int i1, int P, int k0, int j0,
+                               const T *A, int lda, const T *D, V valpha, V vbeta,
+                               T *WT, const V *bc)
+{
+    const int KB = VG_GRAD_KB, JMAX = VG_GRAD_JMAX;
+    if (JMAX >= 4 && jv == 4)
+        VG_FN(grad_block)(KB, 4, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
+    else if (JMAX >= 3 && jv == 3)
+        VG_FN(grad_block)(KB, 3, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
+    else if (JMAX >= 2 && jv == 2)
+        VG_FN(grad_block)(KB, 2, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
+    else
+        VG_FN(grad_block)(KB, 1, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
+}
+
 /*
  * A is m x nin (row stride lda), D m x P with its padding zero (so WT's
  * stays zero).  The rows go in equal blocks of at most 64, so that a
- * column block of D stays in L1 while A's rows stream past it.
+ * column block of D stays in L1 while A's rows stream past it.  On targets
+ * without a broadcast from memory (VG_FWD_SEGMENT, as fwd_rows_seg) the
+ * KB elements of each row of A are broadcast once into bc and the column
+ * blocks run inside the loop over k0 (the block's rows of D then stream
+ * from L2, not one column block of them from L1); the same sums in the
+ * same order.
  */
 VG_KERNEL void VG_FN(grad)(int m, int nin, int P, const T *A, int lda,
                            const T *D, T beta, T alpha, T *WT)
 {
     const int KB = VG_GRAD_KB, JMAX = VG_GRAD_JMAX;
-    int i0, i1, k0, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
+    int i0, i1, k0, kn, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
     int nib = (m + 63) / 64, ib = (m + nib - 1) / nib;
     const V valpha = VG_FN(set1)(alpha);
+#ifdef VG_FWD_SEGMENT
+    V bc[64 * VG_GRAD_KB];
+    int i, r;
+#endif
     for (i0 = 0; i0 < m; i0 += ib) {
         const V vbeta = VG_FN(set1)(i0 == 0 ? beta : (T)1);   /* beta once */
         i1 = m - i0 < ib ? m : i0 + ib;
-        for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
-            int j0;
-            jv = VG_FN(block_vectors)(nv, nb, cb, v0);
-            j0 = v0 * VL;
-            for (k0 = 0; k0 < nin; k0 += KB) {
-                int kn = nin - k0 < KB ? nin - k0 : KB;
-                if (JMAX >= 4 && jv == 4)
-                    VG_FN(grad_block)(KB, 4, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
-                else if (JMAX >= 3 && jv == 3)
-                    VG_FN(grad_block)(KB, 3, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
-                else if (JMAX >= 2 && jv == 2)
-                    VG_FN(grad_block)(KB, 2, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
-                else
-                    VG_FN(grad_block)(KB, 1, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
+#ifdef VG_FWD_SEGMENT
+        for (k0 = 0; k0 < nin; k0 += KB) {
+            kn = nin - k0 < KB ? nin - k0 : KB;
+            for (i = i0; i < i1; i++)
+                for (r = 0; r < KB; r++)
+                    bc[(size_t)(i - i0) * KB + r] =
+                        VG_FN(set1)(A[(size_t)i * lda + k0 + (r < kn ? r : kn - 1)]);
+            for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+                jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+                VG_FN(grad_col)(jv, kn, i0, i1, P, k0, v0 * VL, A, lda, D, valpha, vbeta,
+                                WT, bc);
             }
         }
+#else
+        for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+            jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+            for (k0 = 0; k0 < nin; k0 += KB) {
+                kn = nin - k0 < KB ? nin - k0 : KB;
+                VG_FN(grad_col)(jv, kn, i0, i1, P, k0, v0 * VL, A, lda, D, valpha, vbeta,
+                                WT, NULL);
+            }
+        }
+#endif
     }
 }
 
