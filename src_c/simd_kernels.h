@@ -11,6 +11,10 @@
  *   VG_FWD_NARROW_RB, VG_FWD_NARROW_JV the block for layers at most
  *       VG_FWD_NARROW_JV vectors wide, once m >= VG_FWD_NARROW_RB
  *   VG_GRAD_KB, VG_GRAD_JMAX           the block of the weight update
+ *   VG_FWD_SEGMENT (optional)          for targets whose set1 of an element
+ *       in memory costs a shuffle (SSE2): the products broadcast the
+ *       elements of their left operand once into a buffer, the forward
+ *       product in segments of this many k (fwd_rows_seg, grad)
  *
  * Arithmetic is the same on every target: each output of a product is a
  * sum over k (or i) in increasing order, accumulated with VG_FMA; the
