@@ -33,6 +33,19 @@ _Static_assert(VG_VBYTES / sizeof(double) <= VG_STATS_LANES, "the monitor's lane
 #define VG_INLINE VG_TARGET static inline __attribute__((always_inline))
 #define VG_KERNEL VG_TARGET static
 
+/* BLOCK(RB, JV, ...) with JV = jv as a constant, jv <= JMAX <= 4. */
+#define VG_BY_WIDTH(JMAX, jv, BLOCK, RB, ...)                                  \
+    do {                                                                       \
+        if ((JMAX) >= 4 && (jv) == 4)                                          \
+            BLOCK(RB, 4, __VA_ARGS__);                                         \
+        else if ((JMAX) >= 3 && (jv) == 3)                                     \
+            BLOCK(RB, 3, __VA_ARGS__);                                         \
+        else if ((JMAX) >= 2 && (jv) == 2)                                     \
+            BLOCK(RB, 2, __VA_ARGS__);                                         \
+        else                                                                   \
+            BLOCK(RB, 1, __VA_ARGS__);                                         \
+    } while (0)
+
 /*
  * Width, in vectors, of column block b (of nb) when v0 of the nv vectors
  * are already done: the vectors are shared as evenly as possible, at most
@@ -123,14 +136,8 @@ VG_INLINE void VG_FN(fwd_rows)(const int RB, const int JMAX, int m, int nin,
             int j0;
             jv = VG_FN(block_vectors)(nv, nb, cb, v0);
             j0 = v0 * VL;
-            if (JMAX >= 4 && jv == 4)
-                VG_FN(fwd_block)(RB, 4, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
-            else if (JMAX >= 3 && jv == 3)
-                VG_FN(fwd_block)(RB, 3, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
-            else if (JMAX >= 2 && jv == 2)
-                VG_FN(fwd_block)(RB, 2, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
-            else
-                VG_FN(fwd_block)(RB, 1, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
+            VG_BY_WIDTH(JMAX, jv, VG_FN(fwd_block), RB, rn, pn, nin, P, i0, j0, a, p, WT,
+                        Z, copy);
         }
     }
 }
@@ -214,14 +221,8 @@ VG_INLINE void VG_FN(fwd_rows_seg)(const int RB, const int JMAX, int m, int nin,
                 int j0, pc = cb == 0 ? pn : 0;
                 jv = VG_FN(block_vectors)(nv, nb, cb, v0);
                 j0 = v0 * VL;
-                if (JMAX >= 4 && jv == 4)
-                    VG_FN(fwd_seg_block)(RB, 4, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
-                else if (JMAX >= 3 && jv == 3)
-                    VG_FN(fwd_seg_block)(RB, 3, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
-                else if (JMAX >= 2 && jv == 2)
-                    VG_FN(fwd_seg_block)(RB, 2, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
-                else
-                    VG_FN(fwd_seg_block)(RB, 1, rn, pc, k0, ks, P, i0, j0, bc, p, WT, Z);
+                VG_BY_WIDTH(JMAX, jv, VG_FN(fwd_seg_block), RB, rn, pc, k0, ks, P, i0, j0,
+                            bc, p, WT, Z);
             }
         }
     }
@@ -320,15 +321,8 @@ VG_INLINE void VG_FN(grad_col)(int jv, int kn, int i0, int i1, int P, int k0, in
                                const T *A, int lda, const T *D, V valpha, V vbeta,
                                T *WT, const V *bc)
 {
-    const int KB = VG_GRAD_KB, JMAX = VG_GRAD_JMAX;
-    if (JMAX >= 4 && jv == 4)
-        VG_FN(grad_block)(KB, 4, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
-    else if (JMAX >= 3 && jv == 3)
-        VG_FN(grad_block)(KB, 3, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
-    else if (JMAX >= 2 && jv == 2)
-        VG_FN(grad_block)(KB, 2, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
-    else
-        VG_FN(grad_block)(KB, 1, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT, bc);
+    VG_BY_WIDTH(VG_GRAD_JMAX, jv, VG_FN(grad_block), VG_GRAD_KB, kn, i0, i1, P, k0, j0,
+                A, lda, D, valpha, vbeta, WT, bc);
 }
 
 /*
@@ -786,6 +780,7 @@ VG_KERNEL void VG_FN(row_sums)(int m, int P, const T *d, T *out)
     }
 }
 
+#undef VG_BY_WIDTH
 #undef VG_LINE
 #undef VG_RB_MAX
 #undef VG_JV_MAX
