@@ -88,6 +88,9 @@ typedef struct {
 #define VG_VBYTES 16
 #define VG_FMA_D(a, b, c) ((a) * (b) + (c))
 #define VG_FMA_S(a, b, c) ((a) * (b) + (c))
+#if VG_HAVE_X86
+#define VG_FWD_SEGMENT 64   /* SSE2 has no broadcast from memory (NEON has) */
+#endif
 #define VG_KEEP_BLOCKING
 #include "simd_target.h"
 

@@ -11,6 +11,10 @@
  *   VG_FWD_NARROW_RB, VG_FWD_NARROW_JV the block for layers at most
  *       VG_FWD_NARROW_JV vectors wide, once m >= VG_FWD_NARROW_RB
  *   VG_GRAD_KB, VG_GRAD_JMAX           the block of the weight update
+ *   VG_FWD_SEGMENT (optional)          for targets whose set1 of an element
+ *       in memory costs a shuffle (SSE2): the products broadcast the
+ *       elements of their left operand once into a buffer, the forward
+ *       product in segments of this many k (fwd_rows_seg, grad)
  *
  * Arithmetic is the same on every target: each output of a product is a
  * sum over k (or i) in increasing order, accumulated with VG_FMA; the
@@ -28,6 +32,19 @@ _Static_assert(VG_VBYTES / sizeof(double) <= VG_STATS_LANES, "the monitor's lane
 #define VG_JV_MAX 4
 #define VG_INLINE VG_TARGET static inline __attribute__((always_inline))
 #define VG_KERNEL VG_TARGET static
+
+/* BLOCK(RB, JV, ...) with JV = jv as a constant, jv <= JMAX <= 4. */
+#define VG_BY_WIDTH(JMAX, jv, BLOCK, RB, ...)                                  \
+    do {                                                                       \
+        if ((JMAX) >= 4 && (jv) == 4)                                          \
+            BLOCK(RB, 4, __VA_ARGS__);                                         \
+        else if ((JMAX) >= 3 && (jv) == 3)                                     \
+            BLOCK(RB, 3, __VA_ARGS__);                                         \
+        else if ((JMAX) >= 2 && (jv) == 2)                                     \
+            BLOCK(RB, 2, __VA_ARGS__);                                         \
+        else                                                                   \
+            BLOCK(RB, 1, __VA_ARGS__);                                         \
+    } while (0)
 
 /*
  * Width, in vectors, of column block b (of nb) when v0 of the nv vectors
@@ -119,36 +136,121 @@ VG_INLINE void VG_FN(fwd_rows)(const int RB, const int JMAX, int m, int nin,
             int j0;
             jv = VG_FN(block_vectors)(nv, nb, cb, v0);
             j0 = v0 * VL;
-            if (JMAX >= 4 && jv == 4)
-                VG_FN(fwd_block)(RB, 4, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
-            else if (JMAX >= 3 && jv == 3)
-                VG_FN(fwd_block)(RB, 3, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
-            else if (JMAX >= 2 && jv == 2)
-                VG_FN(fwd_block)(RB, 2, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
-            else
-                VG_FN(fwd_block)(RB, 1, rn, pn, nin, P, i0, j0, a, p, WT, Z, copy);
+            VG_BY_WIDTH(JMAX, jv, VG_FN(fwd_block), RB, rn, pn, nin, P, i0, j0, a, p, WT,
+                        Z, copy);
         }
     }
 }
 
+#ifdef VG_FWD_SEGMENT
+/*
+ * The forward product for targets without a broadcast from memory (SSE2:
+ * each set1 of an element of a row is a load and a shuffle, and the
+ * shuffles compete with the multiplies and adds for the same pipes):
+ * the rows are taken VG_FWD_SEGMENT values of k at a time, each value
+ * broadcast once into bc (a whole vector per value, in L1), and every
+ * column block then loads its broadcasts as whole vectors.  Between
+ * segments the partial sums wait in Z, so each output is still the sum
+ * over k in increasing order (the same bits as fwd_rows).  The segment of
+ * WT stays in L1 for the block's column blocks and the next row block.
+ */
+VG_INLINE void VG_FN(fwd_seg_block)(const int RB, const int JV, int rn, int pn,
+                                    int k0, int ks, int P, int i0, int j0,
+                                    const V *bc, const T *const *p, const T *WT,
+                                    T *Z)
+{
+    V c[VG_RB_MAX][VG_JV_MAX];
+    const V *b[VG_RB_MAX];
+    int r, q, k;
+    const T *w = WT + (size_t)k0 * P + j0;
+    for (r = 0; r < RB; r++) {
+        b[r] = bc + (size_t)(r < rn ? r : rn - 1) * VG_FWD_SEGMENT;
+        for (q = 0; q < JV; q++)
+            c[r][q] = k0 == 0 || r >= rn ? (V){0}
+                      : VG_FN(load)(Z + (size_t)(i0 + r) * P + j0 + q * VL);
+    }
+    for (k = 0; k < ks; k++, w += P) {
+        V wv[VG_JV_MAX];
+        if (k % VG_LINE == 0)           /* pn is 0 but on the first column block */
+            for (r = 0; r < pn; r++)
+                __builtin_prefetch(p[r] + k0 + k, 0, 3);
+        for (q = 0; q < JV; q++)
+            wv[q] = VG_FN(load)(w + q * VL);
+        for (r = 0; r < RB; r++)
+            for (q = 0; q < JV; q++)
+                c[r][q] = VG_FMA(b[r][k], wv[q], c[r][q]);
+    }
+    for (r = 0; r < rn; r++)
+        for (q = 0; q < JV; q++)
+            VG_FN(store)(Z + (size_t)(i0 + r) * P + j0 + q * VL, c[r][q]);
+}
+
+VG_INLINE void VG_FN(fwd_rows_seg)(const int RB, const int JMAX, int m, int nin,
+                                   int P, const T *const *rows, int m_ahead,
+                                   const T *WT, T *Z, T *copy)
+{
+    V bc[VG_RB_MAX * VG_FWD_SEGMENT];
+    int i0, r, q, k, k0, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
+    for (i0 = 0; i0 < m; i0 += RB) {
+        int rn = m - i0 < RB ? m - i0 : RB;
+        int pn = m + m_ahead - (i0 + rn);
+        const T *p[VG_RB_MAX];
+        pn = pn < 0 ? 0 : (pn > RB ? RB : pn);
+        for (r = 0; r < pn; r++)
+            p[r] = rows[i0 + rn + r];
+        for (k0 = 0; k0 < nin; k0 += VG_FWD_SEGMENT) {
+            int ks = nin - k0 < VG_FWD_SEGMENT ? nin - k0 : VG_FWD_SEGMENT;
+            for (r = 0; r < rn; r++) {
+                const T *a = rows[i0 + r] + k0;
+                T *cp = copy != NULL ? copy + (size_t)(i0 + r) * nin + k0 : NULL;
+                V *d = bc + (size_t)r * VG_FWD_SEGMENT;
+                for (k = 0; k + VL <= ks; k += VL) {
+                    V x = VG_FN(load)(a + k);
+                    if (cp != NULL)
+                        VG_FN(store)(cp + k, x);
+                    for (q = 0; q < VL; q++)
+                        d[k + q] = VG_FN(set1)(x[q]);
+                }
+                for (; k < ks; k++) {
+                    if (cp != NULL)
+                        cp[k] = a[k];
+                    d[k] = VG_FN(set1)(a[k]);
+                }
+            }
+            for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+                int j0, pc = cb == 0 ? pn : 0;
+                jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+                j0 = v0 * VL;
+                VG_BY_WIDTH(JMAX, jv, VG_FN(fwd_seg_block), RB, rn, pc, k0, ks, P, i0, j0,
+                            bc, p, WT, Z);
+            }
+        }
+    }
+}
+#define VG_FWD_ROWS VG_FN(fwd_rows_seg)
+#else
+#define VG_FWD_ROWS VG_FN(fwd_rows)
+#endif
+
 VG_KERNEL void VG_FN(fwd_small)(int m, int nin, int P, const T *const *rows,
                                 int m_ahead, const T *WT, T *Z, T *copy)
 {
-    VG_FN(fwd_rows)(VG_FWD_SMALL_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
+    VG_FWD_ROWS(VG_FWD_SMALL_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
 }
 
 VG_KERNEL void VG_FN(fwd_large)(int m, int nin, int P, const T *const *rows,
                                 int m_ahead, const T *WT, T *Z, T *copy)
 {
-    VG_FN(fwd_rows)(VG_FWD_LARGE_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
+    VG_FWD_ROWS(VG_FWD_LARGE_RB, VG_FWD_JMAX, m, nin, P, rows, m_ahead, WT, Z, copy);
 }
 
 VG_KERNEL void VG_FN(fwd_narrow)(int m, int nin, int P, const T *const *rows,
                                  int m_ahead, const T *WT, T *Z, T *copy)
 {
-    VG_FN(fwd_rows)(VG_FWD_NARROW_RB, VG_FWD_NARROW_JV, m, nin, P, rows, m_ahead,
-                    WT, Z, copy);
+    VG_FWD_ROWS(VG_FWD_NARROW_RB, VG_FWD_NARROW_JV, m, nin, P, rows, m_ahead, WT, Z,
+                copy);
 }
+#undef VG_FWD_ROWS
 
 /*
  * Z (m x P) = rows . WT, row i of the left operand at rows[i] (scattered
@@ -174,16 +276,20 @@ VG_KERNEL void VG_FN(fwd)(int m, int nin, int P, const T *const *rows,
 /*
  * One block: KB rows of WT from k0 (the last real one repeated past kn)
  * times JV vectors from column j0, summed over the rows i0..i1-1 of A and
- * D in increasing order; then WT = alpha sum + vbeta WT.
+ * D in increasing order; then WT = alpha sum + vbeta WT.  The elements of
+ * A are broadcast here, or, when bc is not NULL, taken from bc (KB vectors
+ * per row of A, A[i, k0 + r] in every lane of bc[(i - i0) KB + r]).
  */
 VG_INLINE void VG_FN(grad_block)(const int KB, const int JV, int kn, int i0,
                                  int i1, int P, int k0, int j0, const T *A,
-                                 int lda, const T *D, V valpha, V vbeta, T *WT)
+                                 int lda, const T *D, V valpha, V vbeta, T *WT,
+                                 const V *bc)
 {
     V c[VG_RB_MAX][VG_JV_MAX];
     int r, q, i, ko[VG_RB_MAX];
     const T *d = D + (size_t)i0 * P + j0;
     const T *a = A + (size_t)i0 * lda + k0;
+    const V *e = bc;
     for (r = 0; r < KB; r++) {
         ko[r] = r < kn ? r : kn - 1;
         for (q = 0; q < JV; q++)
@@ -191,14 +297,17 @@ VG_INLINE void VG_FN(grad_block)(const int KB, const int JV, int kn, int i0,
     }
     for (i = i0; i < i1; i++, d += P, a += lda) {
         V dv[VG_JV_MAX];
-        __builtin_prefetch(a + 8, 0, 3);
+        if (bc == NULL)
+            __builtin_prefetch(a + 8, 0, 3);
         for (q = 0; q < JV; q++)
             dv[q] = VG_FN(load)(d + q * VL);
         for (r = 0; r < KB; r++) {
-            V b = VG_FN(set1)(a[ko[r]]);
+            V b = bc != NULL ? e[r] : VG_FN(set1)(a[ko[r]]);
             for (q = 0; q < JV; q++)
                 c[r][q] = VG_FMA(b, dv[q], c[r][q]);
         }
+        if (bc != NULL)      /* no arithmetic on NULL */
+            e += KB;
     }
     for (r = 0; r < kn; r++)
         for (q = 0; q < JV; q++) {
@@ -207,37 +316,62 @@ VG_INLINE void VG_FN(grad_block)(const int KB, const int JV, int kn, int i0,
         }
 }
 
+/* grad_block for a column block of jv <= VG_GRAD_JMAX vectors. */
+VG_INLINE void VG_FN(grad_col)(int jv, int kn, int i0, int i1, int P, int k0, int j0,
+                               const T *A, int lda, const T *D, V valpha, V vbeta,
+                               T *WT, const V *bc)
+{
+    VG_BY_WIDTH(VG_GRAD_JMAX, jv, VG_FN(grad_block), VG_GRAD_KB, kn, i0, i1, P, k0, j0,
+                A, lda, D, valpha, vbeta, WT, bc);
+}
+
 /*
  * A is m x nin (row stride lda), D m x P with its padding zero (so WT's
  * stays zero).  The rows go in equal blocks of at most 64, so that a
- * column block of D stays in L1 while A's rows stream past it.
+ * column block of D stays in L1 while A's rows stream past it.  On targets
+ * without a broadcast from memory (VG_FWD_SEGMENT, as fwd_rows_seg) the
+ * KB elements of each row of A are broadcast once into bc and the column
+ * blocks run inside the loop over k0 (the block's rows of D then stream
+ * from L2, not one column block of them from L1); the same sums in the
+ * same order.
  */
 VG_KERNEL void VG_FN(grad)(int m, int nin, int P, const T *A, int lda,
                            const T *D, T beta, T alpha, T *WT)
 {
     const int KB = VG_GRAD_KB, JMAX = VG_GRAD_JMAX;
-    int i0, i1, k0, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
+    int i0, i1, k0, kn, cb, v0, jv, nv = P / VL, nb = (nv + JMAX - 1) / JMAX;
     int nib = (m + 63) / 64, ib = (m + nib - 1) / nib;
     const V valpha = VG_FN(set1)(alpha);
+#ifdef VG_FWD_SEGMENT
+    V bc[64 * VG_GRAD_KB];
+    int i, r;
+#endif
     for (i0 = 0; i0 < m; i0 += ib) {
         const V vbeta = VG_FN(set1)(i0 == 0 ? beta : (T)1);   /* beta once */
         i1 = m - i0 < ib ? m : i0 + ib;
-        for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
-            int j0;
-            jv = VG_FN(block_vectors)(nv, nb, cb, v0);
-            j0 = v0 * VL;
-            for (k0 = 0; k0 < nin; k0 += KB) {
-                int kn = nin - k0 < KB ? nin - k0 : KB;
-                if (JMAX >= 4 && jv == 4)
-                    VG_FN(grad_block)(KB, 4, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
-                else if (JMAX >= 3 && jv == 3)
-                    VG_FN(grad_block)(KB, 3, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
-                else if (JMAX >= 2 && jv == 2)
-                    VG_FN(grad_block)(KB, 2, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
-                else
-                    VG_FN(grad_block)(KB, 1, kn, i0, i1, P, k0, j0, A, lda, D, valpha, vbeta, WT);
+#ifdef VG_FWD_SEGMENT
+        for (k0 = 0; k0 < nin; k0 += KB) {
+            kn = nin - k0 < KB ? nin - k0 : KB;
+            for (i = i0; i < i1; i++)
+                for (r = 0; r < KB; r++)
+                    bc[(size_t)(i - i0) * KB + r] =
+                        VG_FN(set1)(A[(size_t)i * lda + k0 + (r < kn ? r : kn - 1)]);
+            for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+                jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+                VG_FN(grad_col)(jv, kn, i0, i1, P, k0, v0 * VL, A, lda, D, valpha, vbeta,
+                                WT, bc);
             }
         }
+#else
+        for (cb = 0, v0 = 0; cb < nb; cb++, v0 += jv) {
+            jv = VG_FN(block_vectors)(nv, nb, cb, v0);
+            for (k0 = 0; k0 < nin; k0 += KB) {
+                kn = nin - k0 < KB ? nin - k0 : KB;
+                VG_FN(grad_col)(jv, kn, i0, i1, P, k0, v0 * VL, A, lda, D, valpha, vbeta,
+                                WT, NULL);
+            }
+        }
+#endif
     }
 }
 
@@ -646,6 +780,7 @@ VG_KERNEL void VG_FN(row_sums)(int m, int P, const T *d, T *out)
     }
 }
 
+#undef VG_BY_WIDTH
 #undef VG_LINE
 #undef VG_RB_MAX
 #undef VG_JV_MAX

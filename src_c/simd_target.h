@@ -1,7 +1,8 @@
 /*
  * Compile simd_kernels.h for the target that simd_dispatch.h has just
  * described (VG_ISA, VG_TARGET, VG_VBYTES, VG_FMA_D/S, optionally
- * VG_MAX/ROUND/SCALE_D/S for the exp, the blocking), in
+ * VG_MAX/ROUND/SCALE_D/S for the exp, the blocking, VG_FWD_SEGMENT for
+ * double only), in
  * double and in float, then forget the target so the next can be defined
  * (the blocking too, unless VG_KEEP_BLOCKING: the next target shares it).
  */
@@ -16,6 +17,10 @@
 #define VG_SCALE VG_SCALE_D
 #endif
 #include "simd_kernels.h"
+
+/* float: 4 lanes, each broadcast reused by half as many column blocks;
+   the buffer made float32 epochs ~8% slower (docs/kernels.md) */
+#undef VG_FWD_SEGMENT
 
 #define VG_T float
 #define VG_U uint32_t
@@ -40,6 +45,7 @@
 #undef VG_ROUND_S
 #undef VG_SCALE_D
 #undef VG_SCALE_S
+#undef VG_FWD_SEGMENT
 #ifndef VG_KEEP_BLOCKING
 #undef VG_FWD_SMALL_RB
 #undef VG_FWD_LARGE_RB
