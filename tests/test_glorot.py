@@ -14,7 +14,8 @@ from vgcore import cli
 from vgcore.experiments import diagnostics as diag
 from vgcore.experiments import glorot, plots
 
-from test_chapter5 import _env, png_size
+from conftest import child_env
+from test_chapter5 import png_size
 
 FIGURES = ["figure2.png", "test_error.png", "initial_speeds.png"]
 
@@ -27,7 +28,7 @@ def quick(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-m", "vgcore", "glorot", "--quick", "--data", "sample",
          "--out", str(out), "--jobs", "2"],
-        capture_output=True, text=True, env=_env(), timeout=300, cwd=str(out.parent))
+        capture_output=True, text=True, env=child_env(), timeout=300, cwd=str(out.parent))
     assert proc.returncode == 0, proc.stderr
     return out, proc, json.loads((out / "summary.json").read_text())
 

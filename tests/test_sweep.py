@@ -56,20 +56,60 @@ def test_cells_are_normalised_and_ids_do_not_depend_on_how_a_cell_is_written():
 
 def test_a_key_registered_later_keeps_the_ids_of_cells_at_its_default():
     before = sweep.cell_id({"depth": 3})
-    sweep.register_key("activation", "sigmoid",
-                       lambda v, w: v if v in ("sigmoid", "tanh") else
-                       (_ for _ in ()).throw(SweepError(f"{w}: bad activation {v!r}")),
-                       "the hidden layers' activation")
+    sweep.register_key("momentum", "none",
+                       lambda v, w: v if v in ("none", "nesterov") else
+                       (_ for _ in ()).throw(SweepError(f"{w}: bad momentum {v!r}")),
+                       "a key of the future")
     try:
         assert sweep.cell_id({"depth": 3}) == before
-        assert sweep.cell_id({"depth": 3, "activation": "sigmoid"}) == before
-        assert sweep.cell_id({"depth": 3, "activation": "tanh"}) != before
-        with pytest.raises(SweepError, match="bad activation"):
-            sweep.normalize_cell({"depth": 3, "activation": "relu"})
+        assert sweep.cell_id({"depth": 3, "momentum": "none"}) == before
+        assert sweep.cell_id({"depth": 3, "momentum": "nesterov"}) != before
+        with pytest.raises(SweepError, match="bad momentum"):
+            sweep.normalize_cell({"depth": 3, "momentum": "heavy"})
         with pytest.raises(ValueError, match="already registered"):
             sweep.register_key("eta", 0.1, None, "")
     finally:
-        del engine.KEYS["activation"]
+        del engine.KEYS["momentum"]
+
+
+def test_activation_and_init_are_keys_that_keep_the_ids_at_network2s_defaults():
+    """``activation`` and ``init`` (network2's extras) came after the first
+    results: at sigmoid/default a cell keeps its id; other values are refused
+    unless the network knows them."""
+    cell = {"depth": 2}
+    assert sweep.cell_id({**cell, "activation": "sigmoid", "init": "default"}) == \
+        sweep.cell_id(cell)
+    ids = {sweep.cell_id({**cell, "activation": a, "init": i})
+           for a in ("sigmoid", "tanh", "softsign", "relu")
+           for i in ("default", "large", "standard", "normalized", "he")}
+    assert len(ids) == 20
+    with pytest.raises(SweepError, match="activation"):
+        sweep.normalize_cell({**cell, "activation": "swish"})
+    with pytest.raises(SweepError, match="init"):
+        sweep.normalize_cell({**cell, "init": "xavier"})
+
+
+def test_run_cell_with_an_activation_is_a_network2_script():
+    """A tanh network with the normalised initialisation: run_cell gives the
+    accuracies of network2 trained directly with the cell's seeds."""
+    import vgcore.network2 as network2
+    from vgcore import mnist_loader
+
+    cell = sweep.normalize_cell({"depth": 1, **TINY, "activation": "tanh",
+                                 "init": "normalized", "seeding": "network2",
+                                 "measure": ["accuracy"]})
+    got = sweep.run_cell(cell, 3)
+    (X, y), (Xv, yv), _ = mnist_loader.load_sample()
+    np.random.seed(3)
+    random.seed(3)
+    net = network2.Network([784, 10, 10], activation="tanh", init="normalized")
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, ea, _, _ = net.SGD((X[:300], y[:300]), 2, 10, 0.5, lmbda=0.5,
+                              evaluation_data=(Xv[:100], yv[:100]),
+                              monitor_evaluation_accuracy=True)
+    assert got["accuracy"] == ea
+    plain = sweep.run_cell({**cell, "activation": "sigmoid", "init": "default"}, 3)
+    assert plain["accuracy"] != ea
 
 
 @pytest.mark.parametrize("cell, match", [
