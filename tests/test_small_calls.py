@@ -84,7 +84,7 @@ def test_network_feedforward_reads_again_under_the_lock_when_training_came_in(mo
     np.random.seed(0)
     net = network2.Network([3, 4, 2])
     x, y = np.ones((3, 1)), np.array([[1.0], [0.0]])
-    compiled = small.feedforward            # the activation by name, then _small
+    compiled = _small.feedforward
     calls, race = [], [True]
 
     def racing(*args):

@@ -288,13 +288,16 @@ class Network:
             # Without the lock, when no training runs: small.feedforward
             # holds the GIL while it reads the parameters, so the output is
             # that of a consistent network unless a writer came in meanwhile.
+            try:                # an activation set by hand is checked below
+                code = small.ACT_CODES.get(self.__dict__.get("activation", "sigmoid"), -1)
+            except TypeError:
+                code = -1
             out = small.feedforward(self.weights, self.biases, self.sizes,
-                                    self.__dict__.get("dtype", np.float64), a,
-                                    self.__dict__.get("activation", "sigmoid"))
+                                    self.__dict__.get("dtype", np.float64), a, code)
             if out is not None and lock.quiet == seen:
                 return out
         with lock.reading:
-            out = small.feedforward(*self._held(), a, self._activation())
+            out = small.feedforward(*self._held(), a, small.ACT_CODES[self._activation()])
             if out is not None:
                 return out
             W, B = self._parameters()
