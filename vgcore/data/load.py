@@ -57,7 +57,7 @@ def load_data(path=None, *, sample=False, download=None):
 
     Every call returns new, writable arrays.
     """
-    return _load_source(find_data(path, download=download, sample=sample))
+    return load_source(find_data(path, download=download, sample=sample))
 
 
 def load_data_wrapper(path=None, *, sample=False, download=None):
@@ -150,7 +150,7 @@ def load_data_auto(path=None, *, download=False, wrapper=False):
     Which data: :func:`find_data_auto`.
     """
     source, description = find_data_auto(path, download=download)
-    data = _load_source(source)
+    data = load_source(source)
     if wrapper:
         data = _wrap(*data)
     return data, description, source.is_full
@@ -160,7 +160,9 @@ def load_data_auto(path=None, *, download=False, wrapper=False):
 # Sources to arrays, each file parsed once per process
 # ---------------------------------------------------------------------------
 
-def _load_source(source):
+def load_source(source):
+    """``(training, validation, test)`` ``(images, labels)`` pairs of a
+    source that :func:`find_data_auto` (or ``locate``) found."""
     if source.kind == "idx":
         try:
             splits = idx.splits(idx.read_all(source.files, read=_parsed))

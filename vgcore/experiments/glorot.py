@@ -48,7 +48,8 @@ from .. import __version__
 from .._support import files as _files
 from . import diagnostics as diag
 from . import report
-from .chapter5 import _Stopwatch, add_data_and_out, default_jobs, run_command
+from .chapter5 import (_Stopwatch, add_data_and_out, chapter5_source, default_jobs,
+                       run_command)
 
 __all__ = ["add_parser", "run", "Settings", "run_one", "CONFIGS", "PAPER",
            "PAPER_TABLE1", "initial_speed_grid", "pairwise_tests", "render_report"]
@@ -120,22 +121,12 @@ class Settings:
 # ---------------------------------------------------------------------------
 
 def load_parts(spec=None):
-    """``((training, validation, test), source, is_full)`` for ``--data spec``.
+    """``((training, validation, test), source, is_full)`` for ``--data spec``,
+    the data :func:`vgcore.experiments.chapter5.chapter5_source` chooses."""
+    from ..data.load import load_source
 
-    ``None``: the loader's automatic choice (full MNIST when found, else
-    the embedded sample); ``"sample"``: the embedded sample, even when the
-    full MNIST is available; anything else: a path to the MNIST files
-    (an error if it does not hold them).
-    """
-    from .. import mnist_loader
-
-    if spec is not None and str(spec).lower() == "sample":
-        sizes = mnist_loader.SAMPLE_SIZES
-        return (mnist_loader.load_sample(),
-                f"embedded sample of MNIST shipped with vgcore ({sizes['training']:,} "
-                f"training, {sizes['validation']:,} validation, {sizes['test']:,} test "
-                "images), forced by --data sample", False)
-    return mnist_loader.load_data_auto(spec)
+    source, description = chapter5_source(spec)
+    return load_source(source), description, source.is_full
 
 
 @functools.lru_cache(maxsize=2)
