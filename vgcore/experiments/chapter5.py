@@ -619,6 +619,16 @@ def add_data_and_out(p, out):
                    help="output folder (default: %(default)s)")
 
 
+def add_run_options(p, quick):
+    """An experiment's ``--jobs``, ``--quick`` (``quick``: its help) and
+    ``--no-progress`` options."""
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="parallel worker processes (default: the number of usable CPUs; "
+                        "results do not depend on it)")
+    p.add_argument("--quick", action="store_true", help=quick)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def _add_arguments(p):
     add_data_and_out(p, "chapter5_results")
     p.add_argument("--seeds", type=int, default=1, metavar="N",
@@ -636,16 +646,11 @@ def _add_arguments(p):
                         "(default: %(default)s)")
     p.add_argument("--init-seeds", type=int, default=20, metavar="N",
                    help="seeds for the initial speeds' mean and spread (default: %(default)s)")
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="parallel worker processes (default: the number of usable CPUs; "
-                        "results do not depend on it)")
+    add_run_options(p, "smoke test, not the chapter's results: 2 epochs on 1,000 images, "
+                       "20 speed epochs, 3 initial seeds")
     p.add_argument("--scheduler", metavar="ADDR",
                    help="run the trainings on Dask: tcp://HOST:8786 (a running scheduler) or "
                         "local[N] (a LocalCluster); needs the [dask] extra")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke test, not the chapter's results: 2 epochs on 1,000 images, "
-                        "20 speed epochs, 3 initial seeds")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 default_jobs = engine.default_jobs

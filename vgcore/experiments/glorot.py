@@ -48,8 +48,8 @@ from .. import __version__
 from .._support import files as _files
 from . import diagnostics as diag
 from . import report
-from .chapter5 import (_Stopwatch, add_data_and_out, chapter5_source, default_jobs,
-                       run_command)
+from .chapter5 import (_Stopwatch, add_data_and_out, add_run_options, chapter5_source,
+                       default_jobs, run_command)
 
 __all__ = ["add_parser", "run", "Settings", "run_one", "CONFIGS", "PAPER",
            "PAPER_TABLE1", "initial_speed_grid", "pairwise_tests", "render_report"]
@@ -517,13 +517,8 @@ def _add_arguments(p):
                        help=text + " (default: %(default)s)")
     p.add_argument("--init-seeds", type=int, default=5, metavar="N",
                    help="seeds for the initial speeds (default: %(default)s)")
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
-                   help="parallel worker processes (default: the usable CPUs; results do "
-                        "not depend on it)")
-    p.add_argument("--quick", action="store_true",
-                   help="smoke test: 5 hidden layers of 16 units, 1 epoch on 1,000 images, "
-                        "2 seeds")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_run_options(p, "smoke test: 5 hidden layers of 16 units, 1 epoch on 1,000 images, "
+                       "2 seeds")
 
 
 def _settings(args):

@@ -53,8 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import reference as _reference
 from .._support import files as _files
+from ..core import reference as _reference
 from ..errors import SweepError
 
 __all__ = ["KEYS", "Key", "register_key", "normalize_cell", "canonical_cell", "cell_id",
