@@ -177,6 +177,16 @@ cdef int[4] _PATH_CODES = [VG_PATH_AVX512, VG_PATH_AVX2, VG_PATH_BASELINE, VG_PA
 
 cdef int _path = VG_PATH_BLAS
 cdef const vg_ops *_ops = NULL
+cdef Py_ssize_t _small_rows = PY_SSIZE_T_MAX
+
+#: OpenBLAS's names of the x86 cores whose kernels are SSE at most (no
+#: AVX): where its kernel is one of these, the baseline path's own update
+#: is faster than BLAS for mini-batches of any size.
+SSE_BLAS_CORES = frozenset({
+    "katmai", "coppermine", "northwood", "prescott", "banias", "atom", "core2",
+    "penryn", "dunnington", "nehalem", "athlon", "opteron", "opteron_sse3",
+    "barcelona", "bobcat", "nano"})
+_sse_blas = None
 
 
 def available_paths():
@@ -192,8 +202,35 @@ def path():
 
 def small_update_rows():
     """Mini-batches of at most this many rows update the weights with BLAS
-    (every one on the blas path)."""
-    return _ops.small_update_rows if _ops != NULL else PY_SSIZE_T_MAX
+    (every one on the blas path; see ``set_path``)."""
+    return _small_rows
+
+
+def blas_is_sse_only():
+    """Whether the BLAS that the kernels call (SciPy's) has no kernels wider
+    than SSE.
+
+    OpenBLAS names its kernel (threadpoolctl's ``architecture``, which
+    follows ``$OPENBLAS_CORETYPE``): SSE-only if every OpenBLAS loaded is
+    one of ``SSE_BLAS_CORES``.  For another BLAS, or without threadpoolctl,
+    the CPU decides: SSE-only if it cannot run the avx2 path (a BLAS may
+    still use AVX there, on the few CPUs with AVX but not AVX2).  Asked
+    once per process.
+    """
+    global _sse_blas
+    if _sse_blas is None:
+        cores = []
+        try:
+            from threadpoolctl import threadpool_info
+            cores = [str(lib.get("architecture")).lower() for lib in threadpool_info()
+                     if lib.get("internal_api") == "openblas"]
+        except Exception:           # threadpoolctl missing or failing: the CPU decides
+            pass
+        if cores:
+            _sse_blas = all(core in SSE_BLAS_CORES for core in cores)
+        else:
+            _sse_blas = "avx2" not in available_paths()
+    return _sse_blas
 
 
 def choose_path(value, available, what="VGCORE_CPU"):
@@ -216,12 +253,26 @@ def choose_path(value, available, what="VGCORE_CPU"):
 def set_path(name, what="path"):
     """Use the kernels of path ``name`` from the next call on; returns the
     old name.  For tests and benchmarks (every path computes the same
-    mathematics); ``$VGCORE_CPU`` is the way to choose one otherwise."""
-    global _path, _ops
+    mathematics); ``$VGCORE_CPU`` is the way to choose one otherwise.
+
+    The path also decides which mini-batches update the weights with one
+    BLAS GEMM (``small_update_rows``): those of at most 32 rows on avx512
+    and on baseline, none on avx2 (its own update is faster there); but on
+    baseline none either when the BLAS is SSE-only (``blas_is_sse_only``),
+    as it is on the CPUs that run baseline by default (measured:
+    ``docs/kernels.md``, "Baseline (SSE2) tuning").
+    """
+    global _path, _ops, _small_rows
     name = choose_path(name, available_paths(), what)
     old = path()
     _path = _PATH_CODES[PATHS.index(name)]
     _ops = vg_path_ops(_path)
+    if _ops == NULL:
+        _small_rows = PY_SSIZE_T_MAX
+    elif _path == VG_PATH_BASELINE and blas_is_sse_only():
+        _small_rows = 0
+    else:
+        _small_rows = _ops.small_update_rows
     return old
 
 
@@ -279,6 +330,7 @@ cdef struct NetDims:
     const Py_ssize_t *n         # widths n[0..L]
     const Py_ssize_t *P         # padded row strides P[0..L] (P[0] = n[0])
     const vg_ops *ops           # the hand-written kernels, NULL on the blas path
+    Py_ssize_t small_rows       # updates of at most this many rows go to BLAS
     int act                     # the hidden layers' activation (VG_ACT_*)
 
 
@@ -770,8 +822,7 @@ cdef void _sgd_epoch_impl(NetDims d, floating **W, floating **B,
     cdef floating *sums
     cdef floating step, decay
     cdef double nrm, g
-    cdef Py_ssize_t small_rows = (d.ops.small_update_rows if d.ops != NULL
-                                  else BLAS_SMALL_UPDATE_ROWS)
+    cdef Py_ssize_t small_rows = d.small_rows if d.ops != NULL else BLAS_SMALL_UPDATE_ROWS
     _layout(d, mbs, True, work, WT, A, &D, &Dp, &Z, &sums, &G)
     gathered = A[0]
     _transpose_in(d, W, WT)
@@ -1100,6 +1151,7 @@ cdef class _Net:
     cdef void **WT
     cdef void **A
     cdef const vg_ops *ops
+    cdef Py_ssize_t small_rows
     cdef int act
     cdef _Workspace ws
 
@@ -1113,6 +1165,7 @@ cdef class _Net:
         self.WT = <void **> malloc(L * sizeof(void *))
         self.A = <void **> malloc((L + 1) * sizeof(void *))
         self.ops = _ops
+        self.small_rows = _small_rows
         self.ws = None
         if (self.n == NULL or self.P == NULL or self.W == NULL or self.B == NULL
                 or self.WT == NULL or self.A == NULL):
@@ -1124,6 +1177,7 @@ cdef class _Net:
         d.n = self.n
         d.P = self.P
         d.ops = self.ops
+        d.small_rows = self.small_rows
         d.act = self.act
         return d
 

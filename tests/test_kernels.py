@@ -41,14 +41,60 @@ TOL32 = 1e-5
 # kernels for each target) and blas
 # ---------------------------------------------------------------------------
 
-@pytest.fixture(autouse=True, params=_kernels.PATHS)
-def kernel_path(request):
-    """Run every test on each path of the kernels that this CPU supports."""
-    if request.param not in _kernels.available_paths():
-        pytest.skip(f"this CPU (or build) cannot run the {request.param} kernels")
-    old = _kernels.set_path(request.param)
+#: baseline as it runs where the BLAS is SSE-only (every update hand-written),
+#: whatever this machine's BLAS is
+SSE_BLAS_BASELINE = "baseline/sse-blas"
+
+
+@pytest.fixture(autouse=True, params=_kernels.PATHS + (SSE_BLAS_BASELINE,))
+def kernel_path(request, monkeypatch):
+    """Run every test on each path of the kernels that this CPU supports,
+    and on baseline with the update of small mini-batches both by BLAS and
+    hand-written (which one baseline takes depends on the BLAS)."""
+    name = request.param
+    if name == SSE_BLAS_BASELINE:
+        name = "baseline"
+        monkeypatch.setattr(_kernels, "_sse_blas", True)
+    if name not in _kernels.available_paths():
+        pytest.skip(f"this CPU (or build) cannot run the {name} kernels")
+    old = _kernels.set_path(name)
     yield request.param
+    monkeypatch.undo()
     _kernels.set_path(old)
+
+
+def test_small_update_rows_follow_the_path_and_the_blas(kernel_path):
+    """Which mini-batches update with one BLAS GEMM: none on avx2, none on
+    baseline over an SSE-only BLAS, those of at most 32 rows otherwise, all
+    on blas."""
+    rows = _kernels.small_update_rows()
+    if kernel_path == "blas":
+        assert rows > 10 ** 9
+    elif kernel_path == "avx2" or kernel_path == SSE_BLAS_BASELINE:
+        assert rows == 0
+    elif kernel_path == "baseline":
+        assert rows == (0 if _kernels.blas_is_sse_only() else 32)
+    else:
+        assert rows == 32
+
+
+@pytest.mark.parametrize("cores, sse_only", [
+    (["Nehalem"], True), (["Core2", "nehalem"], True), (["Haswell"], False),
+    (["SkylakeX", "Nehalem"], False), (["Zen"], False), (["Sandybridge"], False)])
+def test_blas_is_sse_only_reads_openblas_core_names(monkeypatch, cores, sse_only):
+    import threadpoolctl
+    infos = [{"internal_api": "openblas", "architecture": c} for c in cores]
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: infos)
+    monkeypatch.setattr(_kernels, "_sse_blas", None)
+    assert _kernels.blas_is_sse_only() is sse_only
+
+
+def test_blas_is_sse_only_without_openblas_asks_the_cpu(monkeypatch):
+    import threadpoolctl
+    monkeypatch.setattr(threadpoolctl, "threadpool_info",
+                        lambda: [{"internal_api": "mkl", "architecture": None}])
+    monkeypatch.setattr(_kernels, "_sse_blas", None)
+    assert _kernels.blas_is_sse_only() is ("avx2" not in _kernels.available_paths())
 
 
 # ---------------------------------------------------------------------------
