@@ -14,32 +14,29 @@ from .common import (N_TRAIN, N_VALID, NETWORK_IMPLS, NEW_LAYOUT, PER_CALL, Benc
 class TimePerCall(Benchmark):
     """One call, as a network2 script makes it, through vgcore or network2."""
     params, param_names = (PER_CALL, NETWORK_IMPLS), ["call", "impl"]
-    factory = per_call_workload
+
+    def setup(self, call, impl):
+        one_blas_thread()
+        self.one_call = workload(per_call_workload, call, impl)[0]
 
     def time_call(self, call, impl):
-        self.run()
+        self.one_call()
 
 
 class TrackPerCallSpeedup(Benchmark):
-    """network2's time per call over vgcore's (CPU time, best of >= 3 runs)."""
+    """network2's time per call over vgcore's (CPU time, best of >= 3 runs of
+    200 calls in timeit's loop)."""
     params, param_names, unit = [PER_CALL], ["call"], "ratio"
 
     def setup(self, call):
         one_blas_thread()
-        mine = workload(per_call_workload, call, "vgcore")
-        theirs = workload(per_call_workload, call, "network2")
-        self.mine, self.theirs = _repeated(mine), _repeated(theirs)
+        mine = workload(per_call_workload, call, "vgcore")[1]
+        theirs = workload(per_call_workload, call, "network2")[1]
+        self.mine, self.theirs = (lambda: mine.timeit(200)), (lambda: theirs.timeit(200))
 
     def track_speedup(self, call):
         t_mine, t_theirs = min_time([self.mine, self.theirs], min_total=0.1)
         return t_theirs / t_mine
-
-
-def _repeated(fn, k=200):
-    def run():
-        for _ in range(k):
-            fn()
-    return run
 
 
 def timeraw_import_network2():

@@ -205,19 +205,23 @@ def learning_speed_workload(sizes, impl, dtype=np.float64):
 
 
 def per_call_workload(call, impl):
-    """One call of ``call`` the way a network2 script makes it, through vgcore
-    or network2 (``vgcore bench``'s per-call cases, ``x`` float32 as
-    ``load_data_wrapper`` gives it)."""
+    """``(one_call, timer)`` for ``call`` made the way a network2 script makes
+    it, through vgcore or network2 (``vgcore bench``'s per-call cases; ``x``
+    float32 as ``load_data_wrapper`` gives it): a function making one call,
+    and its statement's :func:`vgcore.bench.startup.call_timer` (the calls
+    in timeit's own loop, for the ratios)."""
     if not NEW_LAYOUT:
         raise NotImplementedError("needs vgcore.bench.startup")
-    from vgcore.bench.startup import per_call_workloads
+    from vgcore.bench.startup import call_timer, per_call_workloads
 
     X, _, labels = split(0, 10, np.float32)
-    calls = {name: (mine, theirs) for name, mine, theirs, _ in
+    calls = {name: (statement, mine, theirs) for name, statement, mine, theirs, _ in
              per_call_workloads({"X": {np.float32: X}, "labels": labels})}
-    fn = calls[call][0 if impl == "vgcore" else 1]
-    fn()                                     # warm: first calls load things
-    return fn
+    statement, mine, theirs = calls[call]
+    names = mine if impl == "vgcore" else theirs
+    one_call = eval(f"lambda: {statement}", names)
+    one_call()                               # warm: first calls load things
+    return one_call, call_timer(statement, names)
 
 
 #: The per-call cases (the names of ``vgcore bench``'s per-call table).

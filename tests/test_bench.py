@@ -66,6 +66,11 @@ def test_bench_per_call_and_start_up(tmp_path):
     assert calls == ["feedforward(x)", "backprop(x, y)", "update_mini_batch, 10 pairs",
                      "accuracy, 5 pairs", "total_cost, 5 pairs", "CrossEntropyCost.fn",
                      "CrossEntropyCost.delta", "QuadraticCost.fn", "QuadraticCost.delta"]
+    assert [r["statement"] for r in report["per_call"]] == [
+        "net.feedforward(x)", "net.backprop(x, y)",
+        "net.update_mini_batch(batch, 0.1, 5.0, 50_000)", "net.accuracy(few)",
+        "net.total_cost(few, 5.0, convert=True)", "ce.fn(a, y)", "ce.delta(z, a, y)",
+        "q.fn(a, y)", "q.delta(z, a, y)"]
     for r in report["per_call"]:
         assert len(r["runs_vgcore_s"]) == len(r["runs_network2_s"]) == r["runs"] >= 5
         assert r["network2_over_vgcore"] == pytest.approx(statistics.median(

@@ -12,17 +12,23 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 
 import numpy as np
 
 from . import baseline
 from .workloads import PER_CALL_SIZES
 
-__all__ = ["per_call_workloads", "per_call_cases", "startup_cases"]
+__all__ = ["per_call_workloads", "call_timer", "per_call_cases", "startup_cases"]
 
 
 def per_call_workloads(data):
-    """``[(name, vgcore's call, network2's call, calls per run), ...]``."""
+    """``[(name, statement, vgcore's names, network2's names, calls per run), ...]``.
+
+    Each case is one statement, as a network2 script writes it (``net.backprop(x, y)``,
+    ``cost.delta(z, a, y)``), run in two namespaces: one binding its names
+    to vgcore.network2's objects, the other to network2's (:mod:`.baseline`).
+    """
     from .. import network2 as vg
 
     X, labels = data["X"][np.float32], data["labels"]
@@ -35,57 +41,63 @@ def per_call_workloads(data):
     few = [(X[i].reshape(784, 1), labels[i]) for i in range(5)]
     a = net.feedforward(x)
     z = np.linspace(-3, 3, 10).reshape(10, 1)
-    ce, q = vg.CrossEntropyCost, vg.QuadraticCost
-    bce, bq = baseline.Network2CrossEntropyCost, baseline.Network2QuadraticCost
-    return [
-        ("feedforward(x)", lambda: net.feedforward(x), lambda: base.feedforward(x), 2000),
-        ("backprop(x, y)", lambda: net.backprop(x, y), lambda: base.backprop(x, y), 500),
-        ("update_mini_batch, 10 pairs",
-         lambda: net.update_mini_batch(batch, 0.1, 5.0, 50_000),
-         lambda: base.update_mini_batch(batch, 0.1, 5.0, 50_000), 50),
-        ("accuracy, 5 pairs", lambda: net.accuracy(few), lambda: base.accuracy(few), 500),
-        ("total_cost, 5 pairs", lambda: net.total_cost(few, 5.0, convert=True),
-         lambda: base.total_cost(few, 5.0, convert=True), 200),
-        ("CrossEntropyCost.fn", lambda: ce.fn(a, y), lambda: bce.fn(a, y), 5000),
-        ("CrossEntropyCost.delta", lambda: ce.delta(z, a, y), lambda: bce.delta(z, a, y),
-         20000),
-        ("QuadraticCost.fn", lambda: q.fn(a, y), lambda: bq.fn(a, y), 10000),
-        ("QuadraticCost.delta", lambda: q.delta(z, a, y), lambda: bq.delta(z, a, y), 5000),
+    shared = dict(x=x, y=y, batch=batch, few=few, a=a, z=z)
+    mine = dict(shared, net=net, ce=vg.CrossEntropyCost, q=vg.QuadraticCost)
+    theirs = dict(shared, net=base, ce=baseline.Network2CrossEntropyCost,
+                  q=baseline.Network2QuadraticCost)
+    cases = [
+        ("feedforward(x)", "net.feedforward(x)", 2000),
+        ("backprop(x, y)", "net.backprop(x, y)", 500),
+        ("update_mini_batch, 10 pairs", "net.update_mini_batch(batch, 0.1, 5.0, 50_000)", 50),
+        ("accuracy, 5 pairs", "net.accuracy(few)", 500),
+        ("total_cost, 5 pairs", "net.total_cost(few, 5.0, convert=True)", 200),
+        ("CrossEntropyCost.fn", "ce.fn(a, y)", 5000),
+        ("CrossEntropyCost.delta", "ce.delta(z, a, y)", 20000),
+        ("QuadraticCost.fn", "q.fn(a, y)", 10000),
+        ("QuadraticCost.delta", "q.delta(z, a, y)", 5000),
     ]
+    return [(name, stmt, mine, theirs, number) for name, stmt, number in cases]
+
+
+def call_timer(statement, names):
+    """A :class:`timeit.Timer` of ``statement`` in the namespace ``names``,
+    on this thread's CPU clock: the statement is compiled into timeit's own
+    loop, so a run times the calls and nothing around them (no wrapper
+    function, whose ~40 ns a call would otherwise be added to both sides
+    of every ratio)."""
+    return timeit.Timer(statement, timer=time.thread_time, globals=names)
 
 
 def per_call_cases(data, quick, repeat, out):
     """Time the calls a script makes one example (or a few) at a time.
 
-    Each case runs ``number`` calls of vgcore's and then ``number`` of the
-    network2 baseline's, ``repeat`` times (at least 5) interleaved; per call
-    the median time, and the median over the runs of their ratio.  The
-    inputs are network2's: ``x`` a float32 ``(784, 1)`` image as
-    ``load_data_wrapper`` gives it, ``y`` a float64 one-hot column, labels
-    numpy ints.
+    Each case runs its statement ``number`` times with vgcore's names and
+    then ``number`` times with network2's (:func:`call_timer`), ``repeat``
+    times (at least 5) interleaved; per call the median time, and the
+    median over the runs of their ratio.  The inputs are network2's: ``x`` a
+    float32 ``(784, 1)`` image as ``load_data_wrapper`` gives it, ``y`` a
+    float64 one-hot column, labels numpy ints.
     """
     runs = max(repeat, 5)
     scale = 0.2 if quick else 1.0
     out(f"Per call: vgcore.network2 against network2 ({PER_CALL_SIZES}, float64; x float32 "
-        f"as load_data_wrapper gives it;\n median of {runs} interleaved runs; CPU time of "
-        f"this thread)")
+        f"as load_data_wrapper gives it;\n median of {runs} interleaved runs of timeit; CPU "
+        f"time of this thread)")
     header = f"{'call':<30}{'network2 us':>13}{'vgcore us':>11}{'network2/vgcore':>17}"
     out(header)
     out("-" * len(header))
     results = []
-    for name, mine, theirs, number in per_call_workloads(data):
+    for name, statement, mine, theirs, number in per_call_workloads(data):
         number = max(1, int(number * scale))
-        mine()
-        theirs()                                     # warm: first calls load things
+        timers = [call_timer(statement, mine), call_timer(statement, theirs)]
+        for timer in timers:
+            timer.timeit(1)                          # warm: first calls load things
         t_mine, t_theirs = [], []
         for _ in range(runs):
-            for fn, times in ((mine, t_mine), (theirs, t_theirs)):
-                c0 = time.thread_time()
-                for _ in range(number):
-                    fn()
-                times.append((time.thread_time() - c0) / number)
+            for timer, times in zip(timers, (t_mine, t_theirs)):
+                times.append(timer.timeit(number) / number)
         ratio = statistics.median(b / a for a, b in zip(t_mine, t_theirs))
-        r = {"call": name, "calls_per_run": number, "runs": runs,
+        r = {"call": name, "statement": statement, "calls_per_run": number, "runs": runs,
              "network2_us": 1e6 * statistics.median(t_theirs),
              "vgcore_us": 1e6 * statistics.median(t_mine), "network2_over_vgcore": ratio,
              "runs_network2_s": t_theirs, "runs_vgcore_s": t_mine}
