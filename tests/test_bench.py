@@ -3,6 +3,7 @@ consistent.  Speed itself is never asserted (it lives in the benchmarks)."""
 import json
 import statistics
 
+import numpy as np
 import pytest
 
 from vgcore.bench import cli as bench
@@ -116,3 +117,30 @@ def test_bench_times_the_path_asked_for_and_says_which(tmp_path, capsys):
     assert _kernels.path() == before                  # restored
     assert bench.main(["--cpu", "avx9", "--quick"]) == 2
     assert "--cpu='avx9' is not a path" in capsys.readouterr().err
+
+
+def test_per_call_statements_compute_the_same_in_both_namespaces():
+    """Each per-call case times the same work on both sides: its statement
+    gives the same numbers with vgcore's names as with network2's (and, for
+    update_mini_batch, leaves the same parameters)."""
+    from vgcore.bench.startup import per_call_workloads
+
+    rng = np.random.default_rng(3)
+    data = {"X": {np.float32: rng.random((10, 784), dtype=np.float32)},
+            "labels": rng.integers(0, 10, 10)}
+    for name, statement, mine, theirs, number in per_call_workloads(data):
+        assert number >= 50
+        got, want = eval(statement, mine), eval(statement, theirs)
+        if statement.startswith("net.update_mini_batch"):
+            got, want = mine["net"].weights + mine["net"].biases, \
+                theirs["net"].weights + theirs["net"].biases
+            assert got[0] is not want[0]        # two networks, not one updated twice
+        if name.startswith("backprop"):
+            got, want = [*got[0], *got[1]], [*want[0], *want[1]]
+        if isinstance(want, list):
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15, err_msg=name)
+        else:
+            assert type(got) is type(want), name
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=name)
