@@ -20,12 +20,13 @@ Design note (invariants; the measurements behind them: ``docs/kernels.md``)
   ``$VGCORE_CPU``, fixed per call (``NetDims.ops``): ``avx512``, ``avx2``,
   ``baseline`` run the hand-written kernels of ``simd_kernels.h`` (forward
   and back-propagation products, the update of mini-batches of more than
-  ``ops.small_update_rows`` rows, activation, output error, ``f'(z)``, row
+  ``small_update_rows()`` rows, activation, output error, ``f'(z)``, row
   sums, the monitor's sums), one source compiled per target; ``blas`` runs
   every product with
   SciPy's BLAS (column-major: a row-major ``(r, c)`` array is BLAS's
-  ``(c, r)``) and the scalar loops below.  Smaller updates (none on avx2)
-  go to BLAS: ``WT = (1 - eta lmbda/n) WT - (eta/m) A^T D`` in one GEMM.
+  ``(c, r)``) and the scalar loops below.  Smaller updates (none on avx2,
+  none on baseline over an SSE-only BLAS: ``set_path``) go to BLAS:
+  ``WT = (1 - eta lmbda/n) WT - (eta/m) A^T D`` in one GEMM.
 * ``sgd_epoch`` runs a whole epoch without returning to Python; ``delta_l``
   is computed from ``w_{l+1}`` before ``w_{l+1}`` is updated.  The forward
   kernel gathers the mini-batch's rows ``X[order[k:k+m]]`` into the
