@@ -111,7 +111,7 @@ def test_bench_times_the_path_asked_for_and_says_which(tmp_path, capsys):
     lines = []
     report = bench.run(quick=True, repeat=1, data_dir=str(tmp_path / "absent"),
                        out=lines.append, only="evaluate", cpu="blas")
-    assert report["cpu_path"] == "blas"
+    assert report["cpu_path"] == "blas" and report["weight_update"] == "BLAS"
     assert report["cpu_paths"] == list(_kernels.available_paths())
     assert any(line.startswith("kernels: blas (this CPU runs: ") for line in lines)
     assert _kernels.path() == before                  # restored

@@ -69,13 +69,14 @@ def test_small_update_rows_follow_the_path_and_the_blas(kernel_path):
     on blas."""
     rows = _kernels.small_update_rows()
     if kernel_path == "blas":
-        assert rows > 10 ** 9
+        assert rows > 10 ** 9 and K.update_route() == "BLAS"
     elif kernel_path == "avx2" or kernel_path == SSE_BLAS_BASELINE:
-        assert rows == 0
+        assert rows == 0 and K.update_route() == "hand-written"
     elif kernel_path == "baseline":
         assert rows == (0 if _kernels.blas_is_sse_only() else 32)
     else:
         assert rows == 32
+        assert K.update_route() == "BLAS up to 32 rows, hand-written above"
 
 
 @pytest.mark.parametrize("cores, sse_only", [

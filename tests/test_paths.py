@@ -242,6 +242,7 @@ def test_info_and_version_report_the_path(capsys):
     out = capsys.readouterr().out
     line = f"kernels: {K.cpu_path()} (this CPU and build can run: {', '.join(K.cpu_paths())}"
     assert line in out and "CPU: " in out
+    assert f"weight update: {K.update_route()}\n" in out
     with pytest.raises(SystemExit) as e:
         cli.main(["--version"])
     assert e.value.code == 0

@@ -47,6 +47,11 @@ def _info(args):
     from .bench.timing import cpu_name
     print(f"vgcore {__version__}")
     print(kernels_line())
+    try:
+        from .core import kernels
+        print(f"weight update: {kernels.update_route()}")
+    except Exception:               # kernels_line said why they cannot load
+        pass
     print(f"CPU: {cpu_name()} ({platform.machine()})")
     print(f"Python {platform.python_version()}, numpy {numpy.__version__}, "
           f"scipy {scipy.__version__}")

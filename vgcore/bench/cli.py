@@ -146,11 +146,13 @@ def _header(source, quick, repeat, threads, out):
     report = {"python": sys.version.split()[0], "numpy": np.__version__,
               "machine": platform.machine(), "processor": timing.cpu_name(),
               "cpu_path": kernels.cpu_path(), "cpu_paths": list(kernels.cpu_paths()),
+              "weight_update": kernels.update_route(),
               "data": source, "quick": quick, "repeat": repeat,
               "blas_threads": threads, "environment": env, "results": []}
     load0 = report["loadavg_start"] = timing.loadavg()
     out(f"vgcore bench: {source}")
-    out(f"kernels: {kernels.cpu_path()} (this CPU runs: {', '.join(kernels.cpu_paths())})")
+    out(f"kernels: {kernels.cpu_path()} (this CPU runs: {', '.join(kernels.cpu_paths())}); "
+        f"weight update: {kernels.update_route()}")
     if load0 is not None and load0 > 1.2:
         out(f"WARNING: 1-minute load average {load0:.2f} on {os.cpu_count()} CPUs: "
             f"other processes compete for the cores, times are pessimistic")

@@ -72,7 +72,7 @@ from .._support.lazy import LazyModule
 _kernels = LazyModule("vgcore._kernels", globals(), "_kernels")
 
 __all__ = ["sgd_epoch", "backprop", "feedforward", "evaluate", "mean_nabla_b",
-           "set_blas_threads", "cpu_path", "cpu_paths", "ACTIVATIONS",
+           "set_blas_threads", "cpu_path", "cpu_paths", "update_route", "ACTIVATIONS",
            "MONITOR_METRICS", "MONITOR_EVERY", "monitor_shape"]
 
 #: The hidden layers' activations (``activation=``); the output is sigmoid.
@@ -96,6 +96,18 @@ def cpu_path():
 def cpu_paths():
     """The paths this CPU and this build can run, fastest first."""
     return _kernels.available_paths()
+
+
+def update_route():
+    """Which code updates the weights after a mini-batch, in words: on the
+    hand-written paths, BLAS for mini-batches of at most a few rows or none
+    (it depends on the path and on the BLAS: ``_kernels.set_path``)."""
+    rows = _kernels.small_update_rows()
+    if _kernels.path() == "blas":
+        return "BLAS"
+    if rows == 0:
+        return "hand-written"
+    return f"BLAS up to {rows} rows, hand-written above"
 
 
 # ---------------------------------------------------------------------------
