@@ -250,6 +250,17 @@ def test_info_and_version_report_the_path(capsys):
     assert out.startswith("vgcore ") and line in out
 
 
+def test_info_into_a_closed_pipe_stops_without_a_traceback(tmp_path):
+    """``vgcore info | head -1``: the reader has gone before the command
+    writes; it stops with exit code 1 and says nothing on stderr."""
+    from conftest import child_env
+    p = subprocess.Popen([sys.executable, "-m", "vgcore", "info"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=child_env(), cwd=str(tmp_path))
+    p.stdout.close()                       # before the child has written anything
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 1 and err == b"", err.decode()
+
+
 def test_info_explains_a_bad_environment_variable(tmp_path):
     r = _in_subprocess("avx1024", tmp_path, "import vgcore.cli as c; c.main(['--version'])")
     assert r.returncode == 0

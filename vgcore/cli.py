@@ -7,6 +7,7 @@ heavy imports happen inside the subcommand, so ``vgcore --help`` is fast.
 """
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -90,7 +91,14 @@ def main(argv=None):
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 0
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except BrokenPipeError:
+        # the reader of our output went away (``vgcore info | head -3``):
+        # stop quietly, and keep Python from failing again on flushing
+        # stdout at exit (the recipe of Python's documentation of SIGPIPE)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
