@@ -8,6 +8,8 @@ network bugs.
 """
 import gzip
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +97,10 @@ def child_env():
     root = str(Path(vgcore.__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def run_vgcore(*args, cwd, timeout=300):
+    """``python -m vgcore ARGS`` in a child (``child_env``) run in ``cwd``;
+    the finished process, its output as text."""
+    return subprocess.run([sys.executable, "-m", "vgcore", *args], capture_output=True,
+                          text=True, env=child_env(), timeout=timeout, cwd=str(cwd))

@@ -16,7 +16,7 @@ from vgcore.experiments import report as c5report
 from vgcore.experiments import sweep as engine
 from vgcore.experiments import diagnostics as diag
 
-from conftest import child_env
+from conftest import child_env, run_vgcore
 
 EXPECTED_FILES = [
     "report.md", "summary.json", "depth_sweep.json", "six_neurons.json",
@@ -43,10 +43,8 @@ def png_size(path):
 def quick_run(tmp_path_factory):
     """One ``vgcore chapter5 --quick --data sample`` through the real command line."""
     out = tmp_path_factory.mktemp("c5") / "results"
-    proc = subprocess.run(
-        [sys.executable, "-m", "vgcore", "chapter5", "--quick", "--data", "sample",
-         "--out", str(out), "--jobs", "1"],
-        capture_output=True, text=True, env=child_env(), timeout=300, cwd=str(out.parent))
+    proc = run_vgcore("chapter5", "--quick", "--data", "sample", "--out", str(out),
+                      "--jobs", "1", cwd=out.parent)
     assert proc.returncode == 0, proc.stderr
     return out, proc
 

@@ -3,8 +3,6 @@ summary against what it was computed from, and its bad inputs."""
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ from vgcore import cli
 from vgcore.experiments import diagnostics as diag
 from vgcore.experiments import glorot, plots
 
-from conftest import child_env
+from conftest import run_vgcore
 from test_chapter5 import png_size
 
 FIGURES = ["figure2.png", "test_error.png", "initial_speeds.png"]
@@ -25,10 +23,8 @@ def quick(tmp_path_factory):
     """One ``vgcore glorot --quick --data sample`` through the real command line,
     in two worker processes."""
     out = tmp_path_factory.mktemp("glorot") / "results"
-    proc = subprocess.run(
-        [sys.executable, "-m", "vgcore", "glorot", "--quick", "--data", "sample",
-         "--out", str(out), "--jobs", "2"],
-        capture_output=True, text=True, env=child_env(), timeout=300, cwd=str(out.parent))
+    proc = run_vgcore("glorot", "--quick", "--data", "sample", "--out", str(out),
+                      "--jobs", "2", cwd=out.parent)
     assert proc.returncode == 0, proc.stderr
     return out, proc, json.loads((out / "summary.json").read_text())
 

@@ -26,7 +26,7 @@ def per_call_workloads(data):
     """``[(name, statement, vgcore's names, network2's names, calls per run), ...]``.
 
     Each case is one statement, as a network2 script writes it (``net.backprop(x, y)``,
-    ``cost.delta(z, a, y)``), run in two namespaces: one binding its names
+    ``ce.delta(z, a, y)``), run in two namespaces: one binding its names
     to vgcore.network2's objects, the other to network2's (:mod:`.baseline`).
     """
     from .. import network2 as vg
